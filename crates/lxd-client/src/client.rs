@@ -1,0 +1,598 @@
+//! The client handle, its constructors, and the request plumbing every manager uses.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use lxd_proto::{ResponseType, Server};
+use lxd_transport::http::{HeaderMap, Method};
+use lxd_transport::{ClientIdentity, Endpoint, Request, ServerTrust, Transport};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+use crate::flavor::Flavor;
+use crate::operation::Operation;
+use crate::path::validate_project_name;
+
+/// A client of one LXD server. Cheap to clone (an `Arc` inside); clones share connections
+/// and the cached server information.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), lxd_client::Error> {
+/// let client = lxd_client::Client::local()?;
+/// let server = client.server().await?;
+/// println!("LXD {}", server.environment.server_version);
+/// for name in client.instances().list_names().await? {
+///     println!("{name}");
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+    project: Option<String>,
+}
+
+struct Shared {
+    transport: Transport,
+    /// `GET /1.0`, fetched on first use; `refresh_server` replaces it.
+    server: RwLock<Option<Arc<Server>>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", self.shared.transport.endpoint())
+            .field("project", &self.project)
+            .finish()
+    }
+}
+
+/// A decoded reply and the headers that matter to callers (the ETag).
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) envelope: lxd_proto::Response,
+    pub(crate) headers: HeaderMap,
+}
+
+impl Reply {
+    /// The object's ETag, for a later `If-Match`.
+    #[allow(dead_code)] // used by the object lifecycle (save) of the resource managers
+    pub(crate) fn etag(&self) -> Option<String> {
+        self.headers
+            .get(lxd_transport::http::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+}
+
+impl Client {
+    /// Connects to the local LXD over its unix socket, found by `LXD_SOCKET`,
+    /// `$LXD_DIR/unix.socket`, the snap path, then `/var/lib/lxd/unix.socket`. Nothing is sent
+    /// until the first call.
+    pub fn local() -> Result<Client> {
+        ClientBuilder::local().build()
+    }
+
+    /// Connects to the LXD unix socket at `path`.
+    pub fn unix(path: impl AsRef<Path>) -> Result<Client> {
+        ClientBuilder::unix(path).build()
+    }
+
+    /// Starts building an HTTPS client to `address` (`https://host:port`, `host:port`, or
+    /// `host` for port 8443).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), lxd_client::Error> {
+    /// let client = lxd_client::Client::https("https://10.0.0.5:8443")
+    ///     .client_certificate_pem(&std::fs::read("client.crt").unwrap(), &std::fs::read("client.key").unwrap())
+    ///     .server_certificate_pem(&std::fs::read("server.crt").unwrap())
+    ///     .build()?;
+    /// println!("trusted: {}", client.trusted().await?);
+    /// # Ok(()) }
+    /// ```
+    pub fn https(address: impl Into<String>) -> ClientBuilder {
+        ClientBuilder::https(address)
+    }
+
+    /// A client configured from the environment: `LXD_URL` (HTTPS address) with
+    /// `LXD_CLIENT_CERT` and `LXD_CLIENT_KEY` (PEM files) and `LXD_SERVER_CERT` (PEM file) or
+    /// `LXD_SERVER_FINGERPRINT`; without `LXD_URL`, the local unix socket (`LXD_SOCKET`,
+    /// `LXD_DIR`, ...). `LXD_PROJECT` sets the project.
+    pub fn from_env() -> Result<Client> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let read = |k: &str, path: String| {
+            std::fs::read(&path)
+                .map_err(|e| Error::invalid("environment", format!("{k}={path}: {e}")))
+        };
+        let mut builder = match var("LXD_URL") {
+            Some(url) => {
+                let mut b = ClientBuilder::https(url);
+                match (var("LXD_CLIENT_CERT"), var("LXD_CLIENT_KEY")) {
+                    (Some(c), Some(k)) => {
+                        b = b.client_certificate_pem(
+                            &read("LXD_CLIENT_CERT", c)?,
+                            &read("LXD_CLIENT_KEY", k)?,
+                        )
+                    }
+                    (None, None) => {}
+                    _ => {
+                        return Err(Error::invalid(
+                            "environment",
+                            "LXD_CLIENT_CERT and LXD_CLIENT_KEY go together",
+                        ));
+                    }
+                }
+                if let Some(p) = var("LXD_SERVER_CERT") {
+                    b = b.server_certificate_pem(&read("LXD_SERVER_CERT", p)?);
+                } else if let Some(fp) = var("LXD_SERVER_FINGERPRINT") {
+                    b = b.server_fingerprint(&fp);
+                }
+                b
+            }
+            None => ClientBuilder::local(),
+        };
+        if let Some(p) = var("LXD_PROJECT") {
+            builder = builder.project(p);
+        }
+        builder.build()
+    }
+
+    /// Where this client goes.
+    pub fn endpoint(&self) -> &Endpoint {
+        self.shared.transport.endpoint()
+    }
+
+    /// The transport underneath, for callers who drive bytes themselves.
+    pub fn transport(&self) -> &Transport {
+        &self.shared.transport
+    }
+
+    /// The project every request is scoped to, if one was chosen (else the server's default).
+    pub fn project(&self) -> Option<&str> {
+        self.project.as_deref()
+    }
+
+    /// A clone of this client scoped to `project`: every request (websockets included) carries
+    /// `?project=`. Shares connections and server information with `self`.
+    ///
+    /// ```no_run
+    /// # fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let dev = client.with_project("dev")?;
+    /// assert_eq!(dev.project(), Some("dev"));
+    /// # Ok(()) }
+    /// ```
+    pub fn with_project(&self, project: &str) -> Result<Client> {
+        validate_project_name(project)?;
+        Ok(Client {
+            shared: self.shared.clone(),
+            project: Some(project.to_string()),
+        })
+    }
+
+    pub(crate) fn clear_project(&mut self) {
+        self.project = None;
+    }
+
+    /// The server's information (`GET /1.0`), fetched once and cached.
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/server_get)
+    pub async fn server(&self) -> Result<Arc<Server>> {
+        if let Some(s) = self.shared.server.read().expect("lock").clone() {
+            return Ok(s);
+        }
+        self.refresh_server().await
+    }
+
+    /// Fetches the server's information again (after authenticating, or a config change).
+    pub async fn refresh_server(&self) -> Result<Arc<Server>> {
+        let server: Server = self.get_json("/1.0", &[]).await?;
+        let server = Arc::new(server);
+        *self.shared.server.write().expect("lock") = Some(server.clone());
+        Ok(server)
+    }
+
+    /// Which server this is (LXD or Incus), from the cached server information.
+    pub async fn flavor(&self) -> Result<Flavor> {
+        Ok(Flavor::of(&*self.server().await?))
+    }
+
+    /// Whether the server has an API extension.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// if client.has_api_extension("instances").await? { /* ... */ }
+    /// # Ok(()) }
+    /// ```
+    pub async fn has_api_extension(&self, extension: &str) -> Result<bool> {
+        Ok(self
+            .server()
+            .await?
+            .api_extensions
+            .iter()
+            .any(|e| e == extension))
+    }
+
+    /// Fails with [`Error::MissingExtension`] naming `extension` when the server lacks it.
+    pub async fn require_api_extension(&self, extension: &str) -> Result<()> {
+        let server = self.server().await?;
+        if server.api_extensions.iter().any(|e| e == extension) {
+            return Ok(());
+        }
+        Err(Error::MissingExtension {
+            extension: extension.to_string(),
+            server: Flavor::of(&server).name().to_string(),
+            version: server.environment.server_version.clone(),
+        })
+    }
+
+    /// Whether the server trusts this client (from the cached server information).
+    pub async fn trusted(&self) -> Result<bool> {
+        Ok(self.server().await?.auth == "trusted")
+    }
+
+    /// Asks the server to trust this client's certificate with `secret`: a join token (from
+    /// `lxc config trust add` or `POST /1.0/certificates` with `token: true`) or, on servers
+    /// without tokens, the trust password. Sent as `trust_token` when the server has the
+    /// `explicit_trust_token` extension, else as `password` (how LXD 5.0 takes both). Then
+    /// refreshes the server information and checks the server now says "trusted".
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client, token: &str) -> Result<(), lxd_client::Error> {
+    /// client.authenticate(token).await?;
+    /// assert!(client.trusted().await?);
+    /// # Ok(()) }
+    /// ```
+    pub async fn authenticate(&self, secret: &str) -> Result<()> {
+        if !matches!(self.endpoint(), Endpoint::Https(_)) {
+            return Err(Error::invalid(
+                "authentication",
+                "only an HTTPS client with a client certificate authenticates; the unix socket is always trusted",
+            ));
+        }
+        if secret.is_empty() {
+            return Err(Error::invalid("authentication", "the secret is empty"));
+        }
+        let explicit = self.has_api_extension("explicit_trust_token").await?;
+        let mut request = lxd_proto::CertificatesPost {
+            certificate_type: lxd_proto::CertificateType::Client,
+            ..Default::default()
+        };
+        if explicit {
+            request.trust_token = Some(secret.to_string());
+        } else {
+            request.password = Some(secret.to_string());
+        }
+        self.send(Method::POST, "/1.0/certificates", &[], Some(&request))
+            .await?;
+        if !self.refresh_server().await?.is_trusted() {
+            return Err(Error::Api {
+                status: 403,
+                message: "the server accepted the secret but still does not trust this client"
+                    .into(),
+                method: "POST".into(),
+                path: "/1.0/certificates".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A request to any endpoint, for what the managers do not cover yet.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let reply = client.raw(lxd_client::Method::GET, "/1.0/resources").send().await?;
+    /// println!("{}", reply.metadata["cpu"]["total"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn raw(&self, method: Method, path: impl Into<String>) -> crate::raw::RawRequest {
+        crate::raw::RawRequest::new(self.clone(), method, path.into())
+    }
+
+    // ---- plumbing shared by every manager -------------------------------------------------
+
+    /// Builds a transport request, adding the project.
+    pub(crate) fn request(&self, method: Method, path: &str, query: &[(&str, &str)]) -> Request {
+        let mut request = Request::new(method, path);
+        for (k, v) in query {
+            request = request.query(*k, *v);
+        }
+        if let Some(p) = &self.project
+            && !query.iter().any(|(k, _)| *k == "project")
+        {
+            request = request.query("project", p.as_str());
+        }
+        request
+    }
+
+    /// Sends a transport request and decodes LXD's envelope; LXD errors become
+    /// [`Error::Api`].
+    pub(crate) async fn execute(&self, request: Request) -> Result<Reply> {
+        let method = request.method().to_string();
+        let path = request.path().to_string();
+        let response = self.shared.transport.send(request).await?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await?;
+        let context = || format!("{method} {path}");
+        let envelope: lxd_proto::Response = match serde_json::from_slice(&body) {
+            Ok(e) => e,
+            // An HTTP error without LXD's envelope (a proxy, a crashed handler): still an API
+            // error, with what was said.
+            Err(_) if status >= 400 => {
+                let end = body.len().min(crate::error::SNIPPET_LEN);
+                return Err(Error::Api {
+                    status,
+                    message: String::from_utf8_lossy(&body[..end]).trim().to_string(),
+                    method,
+                    path,
+                });
+            }
+            Err(e) => return Err(Error::malformed(context(), e, &body)),
+        };
+        if envelope.response_type == ResponseType::Error || status >= 400 {
+            let code = if envelope.error_code != 0 {
+                envelope.error_code
+            } else {
+                status
+            };
+            return Err(Error::Api {
+                status: code,
+                message: envelope.error,
+                method,
+                path,
+            });
+        }
+        if !matches!(
+            envelope.response_type,
+            ResponseType::Sync | ResponseType::Async
+        ) {
+            return Err(Error::malformed(
+                context(),
+                format!("unexpected response type {:?}", envelope.response_type),
+                &body,
+            ));
+        }
+        Ok(Reply { envelope, headers })
+    }
+
+    /// Sends a request with an optional JSON body and decodes the envelope.
+    pub(crate) async fn send<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&B>,
+    ) -> Result<Reply> {
+        let mut request = self.request(method, path, query);
+        if let Some(body) = body {
+            let json = serde_json::to_vec(body)
+                .map_err(|e| Error::invalid("request body", e.to_string()))?;
+            request = request.json(json);
+        }
+        self.execute(request).await
+    }
+
+    /// `GET` and decode the metadata as `T`.
+    pub(crate) async fn get_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T> {
+        let reply = self.send::<()>(Method::GET, path, query, None).await?;
+        decode_metadata(&format!("GET {path}"), reply.envelope)
+    }
+
+    /// Sends a request whose answer is an operation (LXD's async responses).
+    pub(crate) async fn send_operation<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&B>,
+    ) -> Result<Operation> {
+        let reply = self.send(method.clone(), path, query, body).await?;
+        Operation::from_reply(self.clone(), &format!("{method} {path}"), reply.envelope)
+    }
+}
+
+/// Decodes an envelope's metadata as `T`, as a malformed-reply error when it does not fit.
+pub(crate) fn decode_metadata<T: DeserializeOwned>(
+    context: &str,
+    envelope: lxd_proto::Response,
+) -> Result<T> {
+    serde_json::from_value(envelope.metadata.clone()).map_err(|e| {
+        let text = envelope.metadata.to_string();
+        Error::malformed(context, e, text.as_bytes())
+    })
+}
+
+/// Builds a [`Client`].
+///
+/// ```no_run
+/// # fn demo() -> Result<(), lxd_client::Error> {
+/// let client = lxd_client::ClientBuilder::local()
+///     .project("dev")
+///     .timeout(std::time::Duration::from_secs(30))
+///     .build()?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct ClientBuilder {
+    target: BuilderTarget,
+    identity: Option<ClientIdentity>,
+    trust: Option<ServerTrust>,
+    project: Option<String>,
+    timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    user_agent: Option<String>,
+    /// The first bad input given to a builder method, reported by `build`.
+    error: Option<Error>,
+}
+
+#[derive(Debug)]
+enum BuilderTarget {
+    Unix(Option<PathBuf>),
+    Https(String),
+}
+
+impl ClientBuilder {
+    fn new(target: BuilderTarget) -> ClientBuilder {
+        ClientBuilder {
+            target,
+            identity: None,
+            trust: None,
+            project: None,
+            timeout: None,
+            connect_timeout: None,
+            user_agent: None,
+            error: None,
+        }
+    }
+
+    /// The local unix socket, discovered.
+    pub fn local() -> ClientBuilder {
+        Self::new(BuilderTarget::Unix(None))
+    }
+
+    /// The unix socket at `path`.
+    pub fn unix(path: impl AsRef<Path>) -> ClientBuilder {
+        Self::new(BuilderTarget::Unix(Some(path.as_ref().to_path_buf())))
+    }
+
+    /// HTTPS to `address`.
+    pub fn https(address: impl Into<String>) -> ClientBuilder {
+        Self::new(BuilderTarget::Https(address.into()))
+    }
+
+    fn keep_error(&mut self, result: std::result::Result<(), lxd_transport::Error>) {
+        if let Err(e) = result
+            && self.error.is_none()
+        {
+            self.error = Some(e.into());
+        }
+    }
+
+    /// Presents this client certificate and key (PEM; LXD's ECDSA keys included).
+    pub fn client_certificate_pem(mut self, cert: &[u8], key: &[u8]) -> Self {
+        match ClientIdentity::from_pem(cert, key) {
+            Ok(id) => self.identity = Some(id),
+            Err(e) => self.keep_error(Err(e)),
+        }
+        self
+    }
+
+    /// Presents this client identity.
+    pub fn client_identity(mut self, identity: ClientIdentity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// Trusts exactly this server certificate (PEM), whatever its names: LXD's self-signed
+    /// `server.crt`.
+    pub fn server_certificate_pem(mut self, pem: &[u8]) -> Self {
+        match ServerTrust::pinned_pem(pem) {
+            Ok(t) => self.trust = Some(t),
+            Err(e) => self.keep_error(Err(e)),
+        }
+        self
+    }
+
+    /// Trusts exactly the server certificate with this SHA-256 fingerprint (hex).
+    pub fn server_fingerprint(mut self, hex: &str) -> Self {
+        match ServerTrust::pinned_fingerprint(hex) {
+            Ok(t) => self.trust = Some(t),
+            Err(e) => self.keep_error(Err(e)),
+        }
+        self
+    }
+
+    /// Chooses how the server is trusted (CA certificates, system roots, ...).
+    pub fn server_trust(mut self, trust: ServerTrust) -> Self {
+        self.trust = Some(trust);
+        self
+    }
+
+    /// Accepts ANY server certificate. Anyone between client and server can then read and
+    /// change everything. Only for throwaway test setups.
+    pub fn danger_accept_any_server_certificate(mut self) -> Self {
+        self.trust = Some(ServerTrust::DangerAcceptAnyCertificate);
+        self
+    }
+
+    /// Scopes every request to this project.
+    pub fn project(mut self, project: impl Into<String>) -> Self {
+        let project = project.into();
+        if let Err(e) = validate_project_name(&project)
+            && self.error.is_none()
+        {
+            self.error = Some(e);
+        }
+        self.project = Some(project);
+        self
+    }
+
+    /// Limits ordinary requests (not operation waits, event streams or transfers).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Limits connecting.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the User-Agent.
+    pub fn user_agent(mut self, agent: impl Into<String>) -> Self {
+        self.user_agent = Some(agent.into());
+        self
+    }
+
+    /// Checks every input and builds the client. Nothing is sent yet.
+    pub fn build(self) -> Result<Client> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let mut builder = match self.target {
+            BuilderTarget::Unix(path) => {
+                if self.identity.is_some() || self.trust.is_some() {
+                    return Err(Error::invalid(
+                        "client configuration",
+                        "certificates apply to HTTPS only, not to a unix socket",
+                    ));
+                }
+                Transport::unix_builder(path.as_deref())
+            }
+            BuilderTarget::Https(address) => {
+                let mut b = Transport::https_builder(address);
+                if let Some(id) = self.identity {
+                    b = b.client_identity(id);
+                }
+                if let Some(t) = self.trust {
+                    b = b.server_trust(t);
+                }
+                b
+            }
+        };
+        if let Some(t) = self.timeout {
+            builder = builder.timeout(t);
+        }
+        if let Some(t) = self.connect_timeout {
+            builder = builder.connect_timeout(t);
+        }
+        if let Some(a) = self.user_agent {
+            builder = builder.user_agent(a);
+        }
+        Ok(Client {
+            shared: Arc::new(Shared {
+                transport: builder.build()?,
+                server: RwLock::new(None),
+            }),
+            project: self.project,
+        })
+    }
+}

@@ -1,0 +1,309 @@
+//! Operations: LXD's handle on background work (creating, starting, copying...).
+
+use std::time::{Duration, Instant};
+
+use lxd_proto::{OperationProgress, StatusCode};
+use lxd_transport::Timeout;
+use lxd_transport::http::Method;
+
+use crate::client::{Client, decode_metadata};
+use crate::error::{Error, Result};
+use crate::path::segment;
+
+/// An operation running on the server. Drop it and the work still goes on; call
+/// [`Operation::wait`] to learn how it ended.
+///
+/// ```no_run
+/// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+/// let op = client.instances().delete("old").await?;
+/// let done = op.wait().await?; // an error carrying LXD's message if it failed
+/// println!("{} took until {}", done.description, done.updated_at);
+/// # Ok(()) }
+/// ```
+#[must_use = "the operation runs on the server; wait() to learn how it ended"]
+#[derive(Debug, Clone)]
+pub struct Operation {
+    client: Client,
+    info: lxd_proto::Operation,
+}
+
+/// How long one `/wait` long-poll may last before it is renewed while reporting progress.
+const PROGRESS_POLL: Duration = Duration::from_secs(1);
+/// Extra time given to a sliced long-poll's HTTP request beyond the slice LXD was asked for.
+const SLACK: Duration = Duration::from_secs(10);
+
+impl Operation {
+    /// Reads the operation out of an async reply (`type: async`, metadata = the operation).
+    pub(crate) fn from_reply(
+        client: Client,
+        context: &str,
+        envelope: lxd_proto::Response,
+    ) -> Result<Operation> {
+        if envelope.response_type != lxd_proto::ResponseType::Async {
+            let text = envelope.metadata.to_string();
+            return Err(Error::malformed(
+                context,
+                "expected an operation (an async reply)",
+                text.as_bytes(),
+            ));
+        }
+        let info: lxd_proto::Operation = decode_metadata(context, envelope)?;
+        if info.id.is_empty() {
+            return Err(Error::malformed(context, "operation without an id", b""));
+        }
+        Ok(Operation { client, info })
+    }
+
+    /// A handle on an existing operation, by id (fetches it).
+    pub async fn get(client: &Client, id: &str) -> Result<Operation> {
+        let info = fetch(client, id).await?;
+        Ok(Operation {
+            client: client.clone(),
+            info,
+        })
+    }
+
+    /// The operation's id.
+    pub fn id(&self) -> &str {
+        &self.info.id
+    }
+
+    /// The operation as last seen.
+    pub fn info(&self) -> &lxd_proto::Operation {
+        &self.info
+    }
+
+    /// Progress reported in the operation's metadata, as last seen.
+    pub fn progress(&self) -> Option<OperationProgress> {
+        self.info.progress()
+    }
+
+    /// Fetches the operation again.
+    pub async fn refresh(&mut self) -> Result<&lxd_proto::Operation> {
+        self.info = fetch(&self.client, &self.info.id).await?;
+        Ok(&self.info)
+    }
+
+    /// Asks the server to cancel the operation (LXD refuses for operations that cannot be).
+    pub async fn cancel(&self) -> Result<()> {
+        cancel(&self.client, &self.info.id).await
+    }
+
+    /// Waits until the operation ends, without a deadline. Success returns the final
+    /// operation; failure and cancellation are errors carrying LXD's message.
+    pub async fn wait(self) -> Result<lxd_proto::Operation> {
+        wait(&self.client, &self.info.id, None, None, |_| {}).await
+    }
+
+    /// Waits at most `deadline`; [`Error::OperationTimeout`] if it is still running then.
+    pub async fn wait_timeout(self, deadline: Duration) -> Result<lxd_proto::Operation> {
+        wait(&self.client, &self.info.id, Some(deadline), None, |_| {}).await
+    }
+
+    /// Waits, calling `on_update` with the operation about every second while it runs (its
+    /// metadata carries the progress LXD reports).
+    pub async fn wait_with_progress(
+        self,
+        on_update: impl FnMut(&lxd_proto::Operation),
+    ) -> Result<lxd_proto::Operation> {
+        wait(
+            &self.client,
+            &self.info.id,
+            None,
+            Some(PROGRESS_POLL),
+            on_update,
+        )
+        .await
+    }
+}
+
+async fn fetch(client: &Client, id: &str) -> Result<lxd_proto::Operation> {
+    check_id(id)?;
+    client
+        .get_json(&format!("/1.0/operations/{}", segment(id)), &[])
+        .await
+}
+
+async fn cancel(client: &Client, id: &str) -> Result<()> {
+    check_id(id)?;
+    client
+        .send::<()>(
+            Method::DELETE,
+            &format!("/1.0/operations/{}", segment(id)),
+            &[],
+            None,
+        )
+        .await?;
+    Ok(())
+}
+
+fn check_id(id: &str) -> Result<()> {
+    if id.is_empty() || id.contains('/') {
+        return Err(Error::invalid("operation id", format!("{id:?}")));
+    }
+    Ok(())
+}
+
+/// Long-polls `/1.0/operations/<id>/wait?timeout=N` until the operation is final. The body is
+/// judged, not the HTTP status: LXD answers 200 with a still-running operation when the poll
+/// times out. `poll` slices the wait so `on_update` sees the operation while it runs.
+async fn wait(
+    client: &Client,
+    id: &str,
+    deadline: Option<Duration>,
+    poll: Option<Duration>,
+    mut on_update: impl FnMut(&lxd_proto::Operation),
+) -> Result<lxd_proto::Operation> {
+    check_id(id)?;
+    let started = Instant::now();
+    let path = format!("/1.0/operations/{}/wait", segment(id));
+    let context = format!("GET {path}");
+    loop {
+        let remaining = deadline.map(|d| d.saturating_sub(started.elapsed()));
+        if remaining.is_some_and(|r| r.is_zero()) {
+            return Err(Error::OperationTimeout {
+                id: id.to_string(),
+                waited: started.elapsed(),
+            });
+        }
+        let slice = match (remaining, poll) {
+            (Some(r), Some(p)) => Some(r.min(p)),
+            (r, p) => r.or(p),
+        };
+        // LXD takes whole seconds; -1 waits until the end. The HTTP request itself gets a
+        // little more than the slice, so a server that never answers cannot hang us.
+        let (timeout_arg, limit) = match slice {
+            Some(s) => {
+                let secs = s.as_secs_f64().ceil().max(1.0) as u64;
+                (
+                    secs.to_string(),
+                    Timeout::After(Duration::from_secs(secs) + SLACK),
+                )
+            }
+            None => ("-1".to_string(), Timeout::None),
+        };
+        let request = client
+            .request(Method::GET, &path, &[("timeout", &timeout_arg)])
+            .timeout(limit);
+        let reply = client.execute(request).await?;
+        let op: lxd_proto::Operation = decode_metadata(&context, reply.envelope)?;
+        if op.status_code.is_final() {
+            return judge(op);
+        }
+        on_update(&op);
+        if slice.is_none() {
+            // `-1` returned a running operation: LXD does not do that; do not spin on it.
+            return Err(Error::malformed(
+                &context,
+                format!(
+                    "wait without timeout returned a running operation ({})",
+                    op.status
+                ),
+                b"",
+            ));
+        }
+    }
+}
+
+/// Turns a final operation into the caller's result.
+fn judge(op: lxd_proto::Operation) -> Result<lxd_proto::Operation> {
+    match op.status_code {
+        StatusCode::SUCCESS => Ok(op),
+        StatusCode::CANCELLED => Err(Error::OperationCancelled {
+            id: op.id,
+            description: op.description,
+            message: op.err,
+        }),
+        code => Err(Error::OperationFailed {
+            id: op.id,
+            description: op.description,
+            message: op.err,
+            status_code: code,
+        }),
+    }
+}
+
+/// The operations manager: list, get, wait, cancel by id.
+///
+/// ```no_run
+/// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+/// for op in client.operations().list().await? {
+///     println!("{} {} {}", op.id, op.description, op.status);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Operations {
+    client: Client,
+}
+
+impl Operations {
+    pub(crate) fn new(client: Client) -> Operations {
+        Operations { client }
+    }
+
+    /// Every operation of the client's project, whatever its state (`recursion=1`).
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operations_get_recursion1)
+    pub async fn list(&self) -> Result<Vec<lxd_proto::Operation>> {
+        // LXD groups them by status: {"running": [...], "success": [...]}.
+        let grouped: std::collections::BTreeMap<String, Vec<lxd_proto::Operation>> = self
+            .client
+            .get_json("/1.0/operations", &[("recursion", "1")])
+            .await?;
+        Ok(grouped.into_values().flatten().collect())
+    }
+
+    /// One operation, as a handle.
+    pub async fn get(&self, id: &str) -> Result<Operation> {
+        Operation::get(&self.client, id).await
+    }
+
+    /// Waits for an operation by id, with an optional deadline.
+    pub async fn wait(&self, id: &str, deadline: Option<Duration>) -> Result<lxd_proto::Operation> {
+        wait(&self.client, id, deadline, None, |_| {}).await
+    }
+
+    /// Cancels an operation by id.
+    pub async fn cancel(&self, id: &str) -> Result<()> {
+        cancel(&self.client, id).await
+    }
+}
+
+impl Client {
+    /// The operations manager.
+    pub fn operations(&self) -> Operations {
+        Operations::new(self.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(code: u16, err: &str) -> lxd_proto::Operation {
+        lxd_proto::Operation {
+            id: "abc".into(),
+            description: "Creating instance".into(),
+            status_code: StatusCode(code),
+            err: err.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn final_states_become_results() {
+        assert!(judge(op(200, "")).is_ok());
+        let e = judge(op(400, "Image not found")).unwrap_err();
+        assert!(e.is_operation_failed());
+        assert_eq!(e.lxd_message(), Some("Image not found"));
+        assert!(judge(op(401, "")).unwrap_err().is_cancelled());
+    }
+
+    #[test]
+    fn ids_are_checked() {
+        assert!(check_id("").is_err());
+        assert!(check_id("../x").is_err());
+        assert!(check_id("5f1c-0a").is_ok());
+    }
+}

@@ -1,0 +1,734 @@
+//! Instances (containers and virtual machines): `/1.0/instances`.
+
+use crate::StatusCode;
+use crate::string_enum::string_enum;
+use crate::util::{REDACTED, is_false, nullable, redact_str};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+
+string_enum! {
+    /// Type of an instance.
+    pub enum InstanceType {
+        /// A system container.
+        Container = "container",
+        /// A virtual machine.
+        VirtualMachine = "virtual-machine",
+    }
+    // Servers predating the `instances` extension only had containers and no `type` field.
+    default = Container;
+}
+
+string_enum! {
+    /// `type` of an [`InstanceSource`].
+    pub enum InstanceSourceType {
+        /// From a local or remote image.
+        Image = "image",
+        /// An empty instance.
+        None = "none",
+        /// Copy of another instance on the same server.
+        Copy = "copy",
+        /// Migration from another server.
+        Migration = "migration",
+    }
+    default = None;
+}
+
+string_enum! {
+    /// `action` of an [`InstanceStatePut`].
+    pub enum InstanceAction {
+        /// Start.
+        Start = "start",
+        /// Stop (clean shutdown within `timeout` unless `force`).
+        Stop = "stop",
+        /// Restart.
+        Restart = "restart",
+        /// Freeze (pause).
+        Freeze = "freeze",
+        /// Unfreeze (resume).
+        Unfreeze = "unfreeze",
+    }
+}
+
+/// Devices of an instance: device name to its settings (`type`, `path`, `pool`, ...).
+pub type Devices = BTreeMap<String, BTreeMap<String, String>>;
+
+/// An instance (`GET /1.0/instances/<name>`).
+///
+/// ```
+/// use lxd_proto::{Instance, InstanceType, StatusCode};
+///
+/// let instance: Instance = serde_json::from_str(r#"{"name": "c1", "type": "container",
+///     "status": "Running", "status_code": 103, "profiles": ["default"],
+///     "config": {"image.os": "busybox"}, "devices": {},
+///     "expanded_devices": {"root": {"type": "disk", "path": "/", "pool": "default"}}}"#)
+///     .unwrap();
+/// assert_eq!(instance.instance_type, InstanceType::Container);
+/// assert_eq!(instance.status_code, StatusCode::RUNNING);
+/// assert_eq!(instance.expanded_devices["root"]["pool"], "default");
+///
+/// let mut put = instance.writable();
+/// put.config.insert("user.note".into(), "hi".into());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Instance {
+    /// Architecture (`x86_64`, `aarch64`, ...).
+    pub architecture: String,
+    /// Local configuration (without profiles).
+    #[serde(deserialize_with = "nullable")]
+    pub config: BTreeMap<String, String>,
+    /// Local devices (without profiles).
+    #[serde(deserialize_with = "nullable")]
+    pub devices: Devices,
+    /// Whether the instance is deleted when stopped.
+    pub ephemeral: bool,
+    /// Profiles, in order of application.
+    #[serde(deserialize_with = "nullable")]
+    pub profiles: Vec<String>,
+    /// Whether the last stop saved the state (stateful stop).
+    pub stateful: bool,
+    /// Description.
+    pub description: String,
+    /// Creation time (RFC 3339).
+    pub created_at: String,
+    /// Configuration with profiles applied (read-only; not written when empty).
+    #[serde(
+        deserialize_with = "nullable",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub expanded_config: BTreeMap<String, String>,
+    /// Devices with profiles applied (read-only; not written when empty).
+    #[serde(
+        deserialize_with = "nullable",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub expanded_devices: Devices,
+    /// Name.
+    pub name: String,
+    /// Status text ("Running", "Stopped", "Frozen", "Error").
+    pub status: String,
+    /// Status code (103 running, 102 stopped, 110 frozen, 112 error).
+    pub status_code: StatusCode,
+    /// Last start time (RFC 3339; `1970-01-01T00:00:00Z` if never started).
+    pub last_used_at: String,
+    /// Cluster member ("none" when not clustered).
+    pub location: String,
+    /// Container or virtual machine.
+    #[serde(rename = "type")]
+    pub instance_type: InstanceType,
+    /// Project.
+    pub project: String,
+    /// Fields this crate does not know, kept and written back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Instance {
+    /// The writable part, for `PUT /1.0/instances/<name>`.
+    ///
+    /// Unknown fields are carried over so a writable field added by a newer server is sent
+    /// back rather than reset; LXD ignores the read-only ones in a PUT body.
+    pub fn writable(&self) -> InstancePut {
+        InstancePut {
+            architecture: self.architecture.clone(),
+            config: self.config.clone(),
+            devices: self.devices.clone(),
+            ephemeral: self.ephemeral,
+            profiles: self.profiles.clone(),
+            restore: None,
+            stateful: self.stateful,
+            description: self.description.clone(),
+            extra: self.extra.clone(),
+        }
+    }
+
+    /// Whether the instance is running (status code 103).
+    pub fn is_running(&self) -> bool {
+        self.status_code == StatusCode::RUNNING
+    }
+}
+
+/// `PUT`/`PATCH /1.0/instances/<name>`: the writable part of [`Instance`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InstancePut {
+    /// Architecture.
+    pub architecture: String,
+    /// Local configuration.
+    #[serde(deserialize_with = "nullable")]
+    pub config: BTreeMap<String, String>,
+    /// Local devices.
+    #[serde(deserialize_with = "nullable")]
+    pub devices: Devices,
+    /// Whether the instance is deleted when stopped.
+    pub ephemeral: bool,
+    /// Profiles, in order of application.
+    #[serde(deserialize_with = "nullable")]
+    pub profiles: Vec<String>,
+    /// Snapshot to restore (set only to restore; the rest is then ignored by LXD).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore: Option<String>,
+    /// Whether the last stop saved the state.
+    pub stateful: bool,
+    /// Description.
+    pub description: String,
+    /// Fields this crate does not know, kept and written back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `POST /1.0/instances`: create an instance.
+///
+/// Only what is set goes on the wire, so a minimal request stays minimal:
+///
+/// ```
+/// use lxd_proto::{InstanceSource, InstancesPost};
+///
+/// let request = InstancesPost {
+///     name: "c1".into(),
+///     source: InstanceSource::image_alias("busybox"),
+///     ..Default::default()
+/// };
+/// assert_eq!(
+///     serde_json::to_string(&request).unwrap(),
+///     r#"{"name":"c1","source":{"type":"image","alias":"busybox"}}"#,
+/// );
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InstancesPost {
+    /// Name (LXD picks one when empty).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// Container or virtual machine; `None` lets the server decide (container, or what the
+    /// image is).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<InstanceType>,
+    /// Where the instance comes from.
+    pub source: InstanceSource,
+    /// Profiles. `None` applies the project's `default` profile; `Some(vec![])` applies none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profiles: Option<Vec<String>>,
+    /// Local configuration.
+    #[serde(
+        deserialize_with = "nullable",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub config: BTreeMap<String, String>,
+    /// Local devices.
+    #[serde(
+        deserialize_with = "nullable",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub devices: Devices,
+    /// Delete the instance when it stops.
+    #[serde(skip_serializing_if = "is_false")]
+    pub ephemeral: bool,
+    /// Description.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Cloud instance type to size limits from, e.g. `t2.micro` or `c2-m4` (JSON key
+    /// `instance_type`; the instance kind is [`instance_type`](Self::instance_type)).
+    #[serde(rename = "instance_type", skip_serializing_if = "String::is_empty")]
+    pub instance_type_name: String,
+    /// Architecture (defaults to the image's or the server's).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub architecture: String,
+    /// Stateful flag (for migrations of stateful instances).
+    #[serde(skip_serializing_if = "is_false")]
+    pub stateful: bool,
+    /// Start the instance once created.
+    ///
+    /// Needs API extension `instance_create_start` (not in LXD 5.0: an older server silently
+    /// ignores the field, so check [`Server::has_api_extension`](crate::Server::has_api_extension)
+    /// or start it with an [`InstanceStatePut`]).
+    #[serde(skip_serializing_if = "is_false")]
+    pub start: bool,
+    /// Fields this crate does not know, kept and written back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `source` of an [`InstancesPost`].
+///
+/// Everything but `type` is left out of the JSON when unset. `Debug` redacts `secret` and
+/// the `websockets` secrets.
+///
+/// ```
+/// use lxd_proto::{InstanceSource, InstanceSourceType};
+///
+/// let source = InstanceSource::image_fingerprint("e6d72248f9ec");
+/// assert_eq!(source.source_type, InstanceSourceType::Image);
+/// let remote = InstanceSource::image_alias("alpine/edge")
+///     .from_server("https://images.lxd.canonical.com", "simplestreams");
+/// assert_eq!(
+///     serde_json::to_string(&remote).unwrap(),
+///     r#"{"type":"image","alias":"alpine/edge","server":"https://images.lxd.canonical.com","protocol":"simplestreams"}"#,
+/// );
+/// ```
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InstanceSource {
+    /// image, none, copy or migration.
+    #[serde(rename = "type")]
+    pub source_type: InstanceSourceType,
+    /// Image alias (image sources).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub alias: String,
+    /// Image fingerprint or unique prefix (image sources).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub fingerprint: String,
+    /// Image properties to select an image by (image sources).
+    #[serde(
+        deserialize_with = "nullable",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub properties: BTreeMap<String, String>,
+    /// Remote server URL (remote image or pull migration).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub server: String,
+    /// Secret for a private remote image. Secret.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub secret: String,
+    /// Remote protocol: `lxd` or `simplestreams`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub protocol: String,
+    /// Certificate of the remote server (PEM), for pinning.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub certificate: String,
+    /// Base image fingerprint (migration: lets the target start from a local copy).
+    #[serde(rename = "base-image", skip_serializing_if = "String::is_empty")]
+    pub base_image: String,
+    /// Migration mode: `pull` (default), `push` or `relay`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub mode: String,
+    /// URL of the source operation (pull migration).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub operation: String,
+    /// Websocket secrets of the source operation (pull migration; JSON key `secrets`).
+    /// Secret.
+    #[serde(
+        rename = "secrets",
+        deserialize_with = "nullable",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub websockets: BTreeMap<String, String>,
+    /// Source instance name (copy).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    /// Live migration.
+    #[serde(skip_serializing_if = "is_false")]
+    pub live: bool,
+    /// Copy/migrate without snapshots.
+    #[serde(skip_serializing_if = "is_false")]
+    pub instance_only: bool,
+    /// Refresh an existing copy instead of creating one.
+    #[serde(skip_serializing_if = "is_false")]
+    pub refresh: bool,
+    /// Project of the source instance (copy across projects).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub project: String,
+    /// Ignore copy errors for volatile files (copy).
+    #[serde(skip_serializing_if = "is_false")]
+    pub allow_inconsistent: bool,
+    /// Fields this crate does not know, kept and written back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl InstanceSource {
+    /// A local image by alias: `{"type":"image","alias":...}`.
+    pub fn image_alias(alias: impl Into<String>) -> Self {
+        Self {
+            source_type: InstanceSourceType::Image,
+            alias: alias.into(),
+            ..Default::default()
+        }
+    }
+
+    /// A local image by fingerprint (or unique prefix).
+    pub fn image_fingerprint(fingerprint: impl Into<String>) -> Self {
+        Self {
+            source_type: InstanceSourceType::Image,
+            fingerprint: fingerprint.into(),
+            ..Default::default()
+        }
+    }
+
+    /// An empty instance: `{"type":"none"}`.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// A copy of `source` (an instance, or `instance/snapshot`) on the same server.
+    pub fn copy(source: impl Into<String>) -> Self {
+        Self {
+            source_type: InstanceSourceType::Copy,
+            source: source.into(),
+            ..Default::default()
+        }
+    }
+
+    /// The image comes from a remote server (`protocol`: `simplestreams` or `lxd`).
+    pub fn from_server(mut self, server: impl Into<String>, protocol: impl Into<String>) -> Self {
+        self.server = server.into();
+        self.protocol = protocol.into();
+        self
+    }
+}
+
+impl fmt::Debug for InstanceSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let websockets: BTreeMap<&str, &str> = self
+            .websockets
+            .keys()
+            .map(|channel| (channel.as_str(), REDACTED))
+            .collect();
+        f.debug_struct("InstanceSource")
+            .field("source_type", &self.source_type)
+            .field("alias", &self.alias)
+            .field("fingerprint", &self.fingerprint)
+            .field("properties", &self.properties)
+            .field("server", &self.server)
+            .field("secret", &redact_str(&self.secret))
+            .field("protocol", &self.protocol)
+            .field("certificate", &self.certificate)
+            .field("base_image", &self.base_image)
+            .field("mode", &self.mode)
+            .field("operation", &self.operation)
+            .field("websockets", &websockets)
+            .field("source", &self.source)
+            .field("live", &self.live)
+            .field("instance_only", &self.instance_only)
+            .field("refresh", &self.refresh)
+            .field("project", &self.project)
+            .field("allow_inconsistent", &self.allow_inconsistent)
+            .field(
+                "extra",
+                &crate::util::redact(&Value::Object(self.extra.clone())),
+            )
+            .finish()
+    }
+}
+
+/// `PUT /1.0/instances/<name>/state`: start, stop, restart, freeze or unfreeze.
+///
+/// `timeout` defaults to -1 (wait as long as it takes), like LXD when the field is absent;
+/// note that LXD treats `0` on stop as "kill now".
+///
+/// ```
+/// use lxd_proto::InstanceStatePut;
+///
+/// let stop = InstanceStatePut::stop().with_timeout(30);
+/// assert_eq!(
+///     serde_json::to_string(&stop).unwrap(),
+///     r#"{"action":"stop","timeout":30,"force":false,"stateful":false}"#,
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceStatePut {
+    /// What to do.
+    pub action: InstanceAction,
+    /// Seconds to wait for a clean stop/restart; -1 for no limit.
+    #[serde(default = "no_timeout")]
+    pub timeout: i64,
+    /// Kill instead of a clean shutdown (stop, restart).
+    #[serde(default)]
+    pub force: bool,
+    /// Save/restore the running state (stop, start).
+    #[serde(default)]
+    pub stateful: bool,
+}
+
+fn no_timeout() -> i64 {
+    -1
+}
+
+impl InstanceStatePut {
+    /// `action` with the defaults (no timeout, not forced, not stateful).
+    pub fn new(action: InstanceAction) -> Self {
+        Self {
+            action,
+            timeout: no_timeout(),
+            force: false,
+            stateful: false,
+        }
+    }
+
+    /// Start.
+    pub fn start() -> Self {
+        Self::new(InstanceAction::Start)
+    }
+
+    /// Clean stop (shutdown), waiting without limit unless [`with_timeout`](Self::with_timeout).
+    pub fn stop() -> Self {
+        Self::new(InstanceAction::Stop)
+    }
+
+    /// Restart.
+    pub fn restart() -> Self {
+        Self::new(InstanceAction::Restart)
+    }
+
+    /// Freeze.
+    pub fn freeze() -> Self {
+        Self::new(InstanceAction::Freeze)
+    }
+
+    /// Unfreeze.
+    pub fn unfreeze() -> Self {
+        Self::new(InstanceAction::Unfreeze)
+    }
+
+    /// Sets the timeout in seconds (-1: no limit).
+    pub fn with_timeout(mut self, seconds: i64) -> Self {
+        self.timeout = seconds;
+        self
+    }
+
+    /// Sets `force`.
+    pub fn with_force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+
+    /// Sets `stateful`.
+    pub fn with_stateful(mut self, stateful: bool) -> Self {
+        self.stateful = stateful;
+        self
+    }
+}
+
+/// `GET /1.0/instances/<name>/state`: the runtime state.
+///
+/// `disk` and `network` are `None` when LXD sends `null` (a stopped instance has no
+/// network state).
+///
+/// ```
+/// use lxd_proto::InstanceState;
+///
+/// let state: InstanceState = serde_json::from_str(r#"{"status": "Running",
+///     "status_code": 103, "pid": 5367, "processes": 2, "cpu": {"usage": 9953416},
+///     "memory": {"usage": 372736}, "disk": {},
+///     "network": {"eth0": {"addresses": [{"family": "inet", "address": "10.0.0.5",
+///         "netmask": "24", "scope": "global"}], "state": "up", "type": "broadcast"}}}"#)
+///     .unwrap();
+/// assert_eq!(state.pid, 5367);
+/// let addresses: Vec<_> = state.addresses().map(|(nic, a)| (nic, a.address.as_str())).collect();
+/// assert_eq!(addresses, [("eth0", "10.0.0.5")]);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InstanceState {
+    /// Status text.
+    pub status: String,
+    /// Status code.
+    pub status_code: StatusCode,
+    /// Disk usage by device name.
+    pub disk: Option<BTreeMap<String, InstanceStateDisk>>,
+    /// Memory usage.
+    pub memory: InstanceStateMemory,
+    /// Network interfaces by name (`None` when stopped).
+    pub network: Option<BTreeMap<String, InstanceStateNetwork>>,
+    /// PID of the init process (0 when stopped).
+    pub pid: i64,
+    /// Number of processes (-1 when unknown, e.g. VM without agent).
+    pub processes: i64,
+    /// CPU usage.
+    pub cpu: InstanceStateCpu,
+    /// Fields this crate does not know, kept and written back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl InstanceState {
+    /// All addresses of all interfaces, as (interface name, address).
+    pub fn addresses(&self) -> impl Iterator<Item = (&str, &InstanceStateNetworkAddress)> {
+        self.network.iter().flatten().flat_map(|(name, nic)| {
+            nic.addresses
+                .iter()
+                .map(move |address| (name.as_str(), address))
+        })
+    }
+}
+
+/// Disk usage of one device.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InstanceStateDisk {
+    /// Bytes used.
+    pub usage: i64,
+    /// Fields this crate does not know (e.g. `total` on newer LXD), kept and written back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// CPU usage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InstanceStateCpu {
+    /// CPU time used, in nanoseconds.
+    pub usage: i64,
+    /// Fields this crate does not know, kept and written back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Memory usage, in bytes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InstanceStateMemory {
+    /// Memory used.
+    pub usage: i64,
+    /// Peak memory used.
+    pub usage_peak: i64,
+    /// Swap used.
+    pub swap_usage: i64,
+    /// Peak swap used.
+    pub swap_usage_peak: i64,
+    /// Fields this crate does not know (e.g. `total` on newer LXD), kept and written back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// State of one network interface.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InstanceStateNetwork {
+    /// Addresses.
+    #[serde(deserialize_with = "nullable")]
+    pub addresses: Vec<InstanceStateNetworkAddress>,
+    /// Traffic counters.
+    pub counters: InstanceStateNetworkCounters,
+    /// MAC address.
+    pub hwaddr: String,
+    /// Name of the interface on the host side.
+    pub host_name: String,
+    /// MTU.
+    pub mtu: i64,
+    /// `up` or `down`.
+    pub state: String,
+    /// Interface type (`broadcast`, `loopback`, ...).
+    #[serde(rename = "type")]
+    pub network_type: String,
+    /// Fields this crate does not know, kept and written back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// One address of a network interface.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InstanceStateNetworkAddress {
+    /// `inet` or `inet6`.
+    pub family: String,
+    /// The address.
+    pub address: String,
+    /// Prefix length, e.g. `"24"`.
+    pub netmask: String,
+    /// `global`, `link`, `local`.
+    pub scope: String,
+    /// Fields this crate does not know, kept and written back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Traffic counters of a network interface.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InstanceStateNetworkCounters {
+    /// Bytes received.
+    pub bytes_received: i64,
+    /// Bytes sent.
+    pub bytes_sent: i64,
+    /// Packets received.
+    pub packets_received: i64,
+    /// Packets sent.
+    pub packets_sent: i64,
+    /// Receive errors.
+    pub errors_received: i64,
+    /// Send errors.
+    pub errors_sent: i64,
+    /// Outbound packets dropped.
+    pub packets_dropped_outbound: i64,
+    /// Inbound packets dropped.
+    pub packets_dropped_inbound: i64,
+    /// Fields this crate does not know, kept and written back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn state_put_defaults_like_lxd() {
+        let put: InstanceStatePut = serde_json::from_str(r#"{"action":"stop"}"#).unwrap();
+        assert_eq!(put, InstanceStatePut::stop());
+        assert_eq!(put.timeout, -1);
+        let put: InstanceStatePut =
+            serde_json::from_str(r#"{"action":"hibernate","timeout":5}"#).unwrap();
+        assert_eq!(put.action, InstanceAction::Other("hibernate".into()));
+        assert_eq!(
+            serde_json::to_value(InstanceStatePut::restart().with_force(true)).unwrap(),
+            json!({"action": "restart", "timeout": -1, "force": true, "stateful": false})
+        );
+    }
+
+    #[test]
+    fn instances_post_wire_forms() {
+        let request = InstancesPost {
+            name: "vm1".into(),
+            instance_type: Some(InstanceType::VirtualMachine),
+            source: InstanceSource::none(),
+            profiles: Some(vec![]),
+            start: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&request).unwrap(),
+            json!({"name": "vm1", "type": "virtual-machine", "source": {"type": "none"},
+                   "profiles": [], "start": true})
+        );
+        let copy = InstancesPost {
+            name: "c2".into(),
+            source: InstanceSource::copy("c1/snap0"),
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&copy).unwrap(),
+            json!({"name": "c2", "source": {"type": "copy", "source": "c1/snap0"}})
+        );
+    }
+
+    #[test]
+    fn source_secrets_wire_name_and_debug() {
+        let source: InstanceSource = serde_json::from_value(json!({
+            "type": "migration", "mode": "pull", "operation": "https://h/1.0/operations/x",
+            "secrets": {"control": "c-secret", "fs": "f-secret"}, "secret": "img-secret",
+            "base-image": "abc"
+        }))
+        .unwrap();
+        assert_eq!(source.websockets["fs"], "f-secret");
+        assert_eq!(source.base_image, "abc");
+        let debug = format!("{source:?}");
+        assert!(!debug.contains("-secret"), "{debug}");
+        assert!(debug.contains("control"), "{debug}");
+    }
+
+    #[test]
+    fn writable_carries_unknown_fields() {
+        let instance: Instance = serde_json::from_value(json!({
+            "name": "c1", "config": {"a": "b"}, "future_knob": "on", "restore": "ignored"
+        }))
+        .unwrap();
+        let put = instance.writable();
+        assert_eq!(put.config["a"], "b");
+        assert_eq!(put.extra["future_knob"], "on");
+        assert_eq!(put.restore, None);
+    }
+}

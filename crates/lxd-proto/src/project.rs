@@ -1,0 +1,90 @@
+//! Projects (`/1.0/projects`).
+
+use crate::util::nullable;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// A project (`GET /1.0/projects/<name>`).
+///
+/// ```
+/// use lxd_proto::Project;
+///
+/// let project: Project = serde_json::from_str(r#"{"name": "ci", "description": "",
+///     "config": {"features.images": "false"}, "used_by": ["/1.0/profiles/default?project=ci"]}"#)
+///     .unwrap();
+/// assert_eq!(project.config["features.images"], "false");
+/// assert_eq!(project.writable().config, project.config);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Project {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Configuration (`features.*`, `limits.*`, `restricted.*`, ...).
+    #[serde(deserialize_with = "nullable")]
+    pub config: BTreeMap<String, String>,
+    /// URLs of the resources in the project.
+    #[serde(deserialize_with = "nullable")]
+    pub used_by: Vec<String>,
+    /// Fields this crate does not know, kept and written back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Project {
+    /// The writable part, for `PUT /1.0/projects/<name>`.
+    ///
+    /// Unknown fields are carried over so a writable field added by a newer server is not
+    /// reset; LXD ignores read-only ones.
+    pub fn writable(&self) -> ProjectPut {
+        ProjectPut {
+            config: self.config.clone(),
+            description: self.description.clone(),
+            extra: self.extra.clone(),
+        }
+    }
+}
+
+/// `PUT`/`PATCH /1.0/projects/<name>`: the writable part of [`Project`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProjectPut {
+    /// Configuration.
+    #[serde(deserialize_with = "nullable")]
+    pub config: BTreeMap<String, String>,
+    /// Description.
+    pub description: String,
+    /// Fields this crate does not know, kept and written back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `POST /1.0/projects`: create a project. Unset fields are not sent.
+///
+/// ```
+/// use lxd_proto::ProjectsPost;
+///
+/// let request = ProjectsPost { name: "ci".into(), ..Default::default() };
+/// assert_eq!(serde_json::to_string(&request).unwrap(), r#"{"name":"ci"}"#);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProjectsPost {
+    /// Name.
+    pub name: String,
+    /// Description.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Configuration (LXD fills in the `features.*` defaults).
+    #[serde(
+        deserialize_with = "nullable",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub config: BTreeMap<String, String>,
+    /// Fields this crate does not know, kept and written back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}

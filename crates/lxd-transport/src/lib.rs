@@ -1,0 +1,40 @@
+//! Bytes and websockets to an LXD daemon, over its local unix socket or over HTTPS with a
+//! client certificate and a pinned server certificate.
+//!
+//! This crate knows nothing of LXD's resources; `lxd-client` builds on it. It offers:
+//!
+//! - socket discovery ([`discover_socket`]): an explicit path, `LXD_SOCKET`,
+//!   `$LXD_DIR/unix.socket`, the snap path, `/var/lib/lxd/unix.socket`;
+//! - HTTPS with a [`ClientIdentity`] and a [`ServerTrust`] (a pinned certificate or
+//!   fingerprint that works whatever the certificate's names, CA certificates, or system
+//!   roots). Verification is on unless [`ServerTrust::DangerAcceptAnyCertificate`] is named;
+//! - requests with streamed bodies both ways, keep-alive, connect and request timeouts;
+//! - websocket upgrades on both transports ([`Transport::websocket`]).
+//!
+//! ```no_run
+//! use lxd_transport::{Request, Transport, http::Method};
+//! # async fn demo() -> Result<(), lxd_transport::Error> {
+//! let transport = Transport::unix_builder(None).build()?;
+//! let response = transport.send(Request::new(Method::GET, "/1.0")).await?;
+//! assert!(response.status().is_success());
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod request;
+mod socket;
+mod tls;
+mod transport;
+mod websocket;
+
+pub use error::{BoxError, Error, Result};
+pub use request::{Body, Request, Response, Timeout};
+pub use socket::{SNAP_SOCKET, SYSTEM_SOCKET, discover_socket, socket_candidates};
+pub use tls::{ClientIdentity, Fingerprint, PinMismatch, ServerTrust};
+pub use transport::{DEFAULT_HTTPS_PORT, Endpoint, Transport, TransportBuilder, parse_https_url};
+pub use websocket::WebSocket;
+
+/// Re-exported: the `http` crate's method, status and header types used in this API.
+pub use http;
+/// Re-exported: websocket message types.
+pub use tokio_tungstenite::tungstenite;

@@ -1,0 +1,260 @@
+//! Requests and responses: method, path, query, headers, and bodies that may stream.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::stream::{BoxStream, Stream, StreamExt};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+
+use crate::error::{Error, Result};
+
+/// A request body.
+#[derive(Default)]
+#[non_exhaustive]
+pub enum Body {
+    /// No body.
+    #[default]
+    Empty,
+    /// A body held in memory (JSON documents).
+    Bytes(Bytes),
+    /// A streamed body (file and image uploads); its length when known.
+    Stream {
+        /// The chunks.
+        stream: BoxStream<'static, std::io::Result<Bytes>>,
+        /// The total length, sent as Content-Length when known.
+        length: Option<u64>,
+    },
+}
+
+impl Body {
+    /// A body streamed from chunks.
+    pub fn stream<S>(stream: S, length: Option<u64>) -> Body
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+    {
+        Body::Stream {
+            stream: stream.boxed(),
+            length,
+        }
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Bodies may carry secrets (trust passwords, tokens): only their size is shown.
+        match self {
+            Body::Empty => f.write_str("Empty"),
+            Body::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Body::Stream { length, .. } => write!(f, "Stream(length: {length:?})"),
+        }
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(v: Vec<u8>) -> Body {
+        Body::Bytes(v.into())
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(b: Bytes) -> Body {
+        Body::Bytes(b)
+    }
+}
+
+/// One HTTP request to the daemon. The path is absolute (`/1.0/instances/c1`) and already
+/// percent-encoded where needed; query values are encoded here.
+///
+/// ```
+/// use lxd_transport::{Request, http::Method};
+/// let req = Request::new(Method::GET, "/1.0/instances")
+///     .query("recursion", "1")
+///     .query("project", "dev");
+/// assert_eq!(req.path_and_query(), "/1.0/instances?recursion=1&project=dev");
+/// ```
+#[derive(Debug)]
+pub struct Request {
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Body,
+    pub(crate) timeout: Timeout,
+}
+
+/// How long a request may take.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Timeout {
+    /// The transport's configured request timeout, if any.
+    #[default]
+    Default,
+    /// No limit: long waits (operation waits, event streams, big transfers) that the caller
+    /// bounds by other means.
+    None,
+    /// This limit.
+    After(Duration),
+}
+
+impl Request {
+    /// A request with no query, headers or body.
+    pub fn new(method: Method, path: impl Into<String>) -> Request {
+        Request {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            headers: HeaderMap::new(),
+            body: Body::Empty,
+            timeout: Timeout::Default,
+        }
+    }
+
+    /// Adds a query parameter (encoded when sent).
+    pub fn query(mut self, key: impl Into<String>, value: impl Into<String>) -> Request {
+        self.query.push((key.into(), value.into()));
+        self
+    }
+
+    /// Adds a header. A value that is not a valid header is reported when the request is sent.
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Request {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// Sets a JSON body (and its content type).
+    pub fn json(mut self, body: Vec<u8>) -> Request {
+        self.headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        self.body = Body::Bytes(body.into());
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: Body) -> Request {
+        self.body = body;
+        self
+    }
+
+    /// Sets how long this request may take.
+    pub fn timeout(mut self, timeout: Timeout) -> Request {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The path, without the query.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The query pairs.
+    pub fn query_pairs(&self) -> &[(String, String)] {
+        &self.query
+    }
+
+    /// Path and encoded query, as it goes on the wire.
+    pub fn path_and_query(&self) -> String {
+        if self.query.is_empty() {
+            return self.path.clone();
+        }
+        let mut url = reqwest::Url::parse("http://lxd").expect("static URL");
+        url.query_pairs_mut().extend_pairs(&self.query);
+        format!("{}?{}", self.path, url.query().unwrap_or(""))
+    }
+
+    pub(crate) fn check(&self) -> Result<()> {
+        if !self.path.starts_with('/') {
+            return Err(Error::InvalidRequest(format!(
+                "path {:?} must start with '/'",
+                self.path
+            )));
+        }
+        if self.path.contains(['?', '#']) || self.path.chars().any(char::is_control) {
+            return Err(Error::InvalidRequest(format!(
+                "path {:?} must not hold '?', '#' or control characters (use query())",
+                self.path
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A response whose body has not been read yet.
+#[derive(Debug)]
+pub struct Response {
+    pub(crate) inner: reqwest::Response,
+    pub(crate) endpoint: String,
+}
+
+impl Response {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.inner.status()
+    }
+
+    /// The headers.
+    pub fn headers(&self) -> &HeaderMap {
+        self.inner.headers()
+    }
+
+    /// Reads the whole body. For JSON documents; use [`Response::into_stream`] for files,
+    /// images and logs.
+    pub async fn bytes(self) -> Result<Bytes> {
+        let endpoint = self.endpoint;
+        self.inner
+            .bytes()
+            .await
+            .map_err(|e| Error::from_reqwest(&endpoint, e))
+    }
+
+    /// Reads the next chunk of the body, `None` at its end.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
+        self.inner
+            .chunk()
+            .await
+            .map_err(|e| Error::from_reqwest(&self.endpoint, e))
+    }
+
+    /// The body as a stream of chunks. A cut connection ends it with an error, never with a
+    /// silent early end.
+    pub fn into_stream(self) -> impl Stream<Item = Result<Bytes>> + Send + 'static {
+        let endpoint = self.endpoint;
+        self.inner
+            .bytes_stream()
+            .map(move |r| r.map_err(|e| Error::from_reqwest(&endpoint, e)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_encoded() {
+        let r = Request::new(Method::GET, "/1.0/instances/c1/files").query("path", "/a b&c=d");
+        assert_eq!(
+            r.path_and_query(),
+            "/1.0/instances/c1/files?path=%2Fa+b%26c%3Dd"
+        );
+    }
+
+    #[test]
+    fn bad_paths_are_refused() {
+        assert!(Request::new(Method::GET, "1.0").check().is_err());
+        assert!(Request::new(Method::GET, "/1.0?x=1").check().is_err());
+        assert!(Request::new(Method::GET, "/1.0/\n").check().is_err());
+        assert!(Request::new(Method::GET, "/1.0/instances").check().is_ok());
+    }
+
+    #[test]
+    fn body_debug_hides_content() {
+        let b = Body::from(b"{\"password\":\"s3cret\"}".to_vec());
+        assert!(!format!("{b:?}").contains("s3cret"));
+    }
+}

@@ -1,0 +1,348 @@
+//! The transport: one cheap-to-clone handle over a unix socket or HTTPS.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use http::HeaderValue;
+
+use crate::error::{Error, Result};
+use crate::request::{Body, Request, Response, Timeout};
+use crate::socket::discover_socket;
+use crate::tls::{ClientIdentity, ServerTrust, client_config};
+
+/// Where the daemon is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// A local unix socket.
+    Unix(PathBuf),
+    /// An HTTPS address (`https://host:port`).
+    Https(reqwest::Url),
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Unix(p) => write!(f, "unix:{}", p.display()),
+            Endpoint::Https(u) => write!(f, "{}", u.as_str().trim_end_matches('/')),
+        }
+    }
+}
+
+/// The default LXD HTTPS port.
+pub const DEFAULT_HTTPS_PORT: u16 = 8443;
+
+/// Parses `https://host[:port]`, `host[:port]` or `[v6]:port` into an HTTPS URL (port 8443
+/// when none is given). Plain `http://` is refused: LXD only speaks HTTPS on the network.
+///
+/// ```
+/// let url = lxd_transport::parse_https_url("10.0.0.1")?;
+/// assert_eq!(url.as_str(), "https://10.0.0.1:8443/");
+/// assert!(lxd_transport::parse_https_url("http://10.0.0.1").is_err());
+/// # Ok::<(), lxd_transport::Error>(())
+/// ```
+pub fn parse_https_url(address: &str) -> Result<reqwest::Url> {
+    let bad = |reason: &str| Error::InvalidEndpoint {
+        endpoint: address.to_string(),
+        reason: reason.to_string(),
+    };
+    let text = address.trim();
+    if text.is_empty() {
+        return Err(bad("empty address"));
+    }
+    let with_scheme = if text.contains("://") {
+        text.to_string()
+    } else {
+        format!("https://{text}")
+    };
+    let mut url = reqwest::Url::parse(&with_scheme).map_err(|e| bad(&e.to_string()))?;
+    match url.scheme() {
+        "https" => {}
+        "http" => return Err(bad("plain HTTP is refused: LXD listens on HTTPS")),
+        other => return Err(bad(&format!("unsupported scheme {other:?}"))),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("no host"));
+    }
+    if url.path() != "/" || url.query().is_some() || !url.username().is_empty() {
+        return Err(bad("give only scheme, host and port"));
+    }
+    if url.port().is_none() {
+        url.set_port(Some(DEFAULT_HTTPS_PORT))
+            .map_err(|_| bad("cannot set port"))?;
+    }
+    Ok(url)
+}
+
+/// Builds a [`Transport`].
+///
+/// ```no_run
+/// use lxd_transport::{ClientIdentity, ServerTrust, Transport};
+/// # async fn demo() -> Result<(), lxd_transport::Error> {
+/// let id = ClientIdentity::from_pem(b"...", b"...")?;
+/// let t = Transport::https_builder("https://10.0.0.5:8443")
+///     .client_identity(id)
+///     .server_trust(ServerTrust::pinned_fingerprint("4f1c...")?)
+///     .connect_timeout(std::time::Duration::from_secs(5))
+///     .build()?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct TransportBuilder {
+    target: Target,
+    identity: Option<ClientIdentity>,
+    trust: ServerTrust,
+    connect_timeout: Option<Duration>,
+    timeout: Option<Duration>,
+    user_agent: String,
+}
+
+#[derive(Debug)]
+enum Target {
+    Unix(Option<PathBuf>),
+    Https(String),
+}
+
+impl TransportBuilder {
+    /// Presents this client certificate (HTTPS only).
+    pub fn client_identity(mut self, identity: ClientIdentity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// Decides how the server is trusted (HTTPS only). Default: the system roots.
+    pub fn server_trust(mut self, trust: ServerTrust) -> Self {
+        self.trust = trust;
+        self
+    }
+
+    /// Limits how long connecting may take. Default: no limit beyond the OS's.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Limits every request that does not choose its own [`Timeout`]. Long waits (operation
+    /// waits, event streams, websockets, transfers) are not limited by this. Default: none.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the User-Agent header.
+    pub fn user_agent(mut self, agent: impl Into<String>) -> Self {
+        self.user_agent = agent.into();
+        self
+    }
+
+    /// Checks everything the caller gave and builds the transport. Nothing is sent yet: LXD
+    /// 5.0's unix socket stalls every later connection while an idle, never-used one is open,
+    /// so connections are made only for the request that uses them.
+    pub fn build(self) -> Result<Transport> {
+        let agent = HeaderValue::from_str(&self.user_agent)
+            .map_err(|_| Error::InvalidRequest(format!("bad user agent {:?}", self.user_agent)))?;
+        let mut http = reqwest::Client::builder()
+            .http1_only()
+            .no_proxy()
+            .user_agent(agent);
+        if let Some(t) = self.connect_timeout {
+            http = http.connect_timeout(t);
+        }
+        let (endpoint, base) = match self.target {
+            Target::Unix(explicit) => {
+                let path = discover_socket(explicit.as_deref())?;
+                // reqwest wants a TLS configuration even for plain HTTP; give it one that
+                // trusts nothing, so no process-wide crypto provider is needed.
+                http = http
+                    .unix_socket(path.clone())
+                    .tls_backend_preconfigured(client_config(&ServerTrust::Nothing, None)?);
+                // Any host works over a unix socket; LXD ignores it.
+                let base = reqwest::Url::parse("http://lxd").expect("static URL");
+                (Endpoint::Unix(path), base)
+            }
+            Target::Https(address) => {
+                let url = parse_https_url(&address)?;
+                let tls = client_config(&self.trust, self.identity.as_ref())?;
+                http = http.tls_backend_preconfigured(tls);
+                (Endpoint::Https(url.clone()), url)
+            }
+        };
+        let http = http.build().map_err(|e| Error::InvalidEndpoint {
+            endpoint: endpoint.to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Transport {
+            label: endpoint.to_string(),
+            http,
+            base,
+            endpoint,
+            timeout: self.timeout,
+        })
+    }
+}
+
+/// Bytes and websockets to one LXD daemon. Cheap to clone: clones share the connection pool.
+///
+/// ```no_run
+/// use lxd_transport::{Request, Transport, http::Method};
+/// # async fn demo() -> Result<(), lxd_transport::Error> {
+/// let t = Transport::unix_builder(None).build()?; // LXD_SOCKET, LXD_DIR, snap, /var/lib/lxd
+/// let resp = t.send(Request::new(Method::GET, "/1.0")).await?;
+/// println!("{} {}", resp.status(), String::from_utf8_lossy(&resp.bytes().await?));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Transport {
+    http: reqwest::Client,
+    base: reqwest::Url,
+    endpoint: Endpoint,
+    label: String,
+    timeout: Option<Duration>,
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport")
+            .field("endpoint", &self.label)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl Transport {
+    /// A unix-socket transport: `path` if given (it must exist), else the discovered socket.
+    pub fn unix_builder(path: Option<&Path>) -> TransportBuilder {
+        Self::builder(Target::Unix(path.map(Path::to_path_buf)))
+    }
+
+    /// An HTTPS transport to `address` (`https://host:port`, `host:port` or `host`).
+    pub fn https_builder(address: impl Into<String>) -> TransportBuilder {
+        Self::builder(Target::Https(address.into()))
+    }
+
+    fn builder(target: Target) -> TransportBuilder {
+        TransportBuilder {
+            target,
+            identity: None,
+            trust: ServerTrust::SystemRoots,
+            connect_timeout: None,
+            timeout: None,
+            user_agent: concat!("lxd-rs/", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+
+    /// Where this transport goes.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The configured request timeout.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    pub(crate) fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The absolute URL of a request, for this transport.
+    pub(crate) fn url(&self, request: &Request) -> reqwest::Url {
+        let mut url = self.base.clone();
+        url.set_path(&request.path);
+        if !request.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(&request.query);
+        }
+        url
+    }
+
+    /// Sends a request and returns the response once its head has arrived; the body is read
+    /// by the caller (whole or streamed).
+    pub async fn send(&self, request: Request) -> Result<Response> {
+        request.check()?;
+        let url = self.url(&request);
+        let started = Instant::now();
+        let mut builder = self
+            .http
+            .request(request.method.clone(), url)
+            .headers(request.headers);
+        let limit = match request.timeout {
+            Timeout::Default => self.timeout,
+            Timeout::None => None,
+            Timeout::After(d) => Some(d),
+        };
+        if let Some(limit) = limit {
+            builder = builder.timeout(limit);
+        }
+        builder = match request.body {
+            Body::Empty => builder,
+            Body::Bytes(b) => builder.body(b),
+            Body::Stream { stream, length } => {
+                if let Some(len) = length {
+                    builder = builder.header(http::header::CONTENT_LENGTH, len);
+                }
+                builder.body(reqwest::Body::wrap_stream(stream))
+            }
+        };
+        let result = builder.send().await;
+        // Only the path: queries can carry websocket secrets.
+        match &result {
+            Ok(resp) => tracing::debug!(
+                endpoint = %self.label,
+                method = %request.method,
+                path = %request.path,
+                status = resp.status().as_u16(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "lxd request"
+            ),
+            Err(e) => tracing::debug!(
+                endpoint = %self.label,
+                method = %request.method,
+                path = %request.path,
+                error = %e,
+                "lxd request failed"
+            ),
+        }
+        let inner = result.map_err(|e| Error::from_reqwest(&self.label, e))?;
+        Ok(Response {
+            inner,
+            endpoint: self.label.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_urls() {
+        assert_eq!(
+            parse_https_url("127.0.0.1:8444").unwrap().as_str(),
+            "https://127.0.0.1:8444/"
+        );
+        assert_eq!(
+            parse_https_url("https://[::1]").unwrap().as_str(),
+            "https://[::1]:8443/"
+        );
+        for bad in [
+            "",
+            "http://x",
+            "ftp://x",
+            "https://x/1.0",
+            "https://u@x",
+            "https://",
+        ] {
+            assert!(parse_https_url(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn missing_socket_fails_at_build() {
+        let err = Transport::unix_builder(Some(Path::new("/nope/unix.socket")))
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, Error::SocketNotFound { .. }), "{err}");
+    }
+}
