@@ -117,12 +117,7 @@ fn parse(args: Vec<OsString>) -> std::result::Result<Task, String> {
 fn test() -> Result<bool> {
     let started = Instant::now();
     let mut cmd = integration::cargo();
-    cmd.args([
-        "test",
-        "--workspace",
-        "--exclude",
-        "lxd-integration",
-    ]);
+    cmd.args(["test", "--workspace", "--exclude", "lxd-integration"]);
     let unit = util::run_inherit(&mut cmd)?.success();
     if !unit {
         say("unit tests FAILED; running the integration tests anyway, to report everything");

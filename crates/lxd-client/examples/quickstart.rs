@@ -32,7 +32,11 @@ async fn run() -> Result<(), Error> {
         Err(e) => return Err(e),
     };
     let server = client.server().await?;
-    println!("Connected to {} over {}", server.environment.server, client.endpoint());
+    println!(
+        "Connected to {} over {}",
+        server.environment.server,
+        client.endpoint()
+    );
     println!(
         "  version {} (API {}, {} extensions), auth: {}",
         server.environment.server_version,

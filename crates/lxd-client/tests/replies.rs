@@ -18,7 +18,9 @@ fn serve(reply: Option<&'static [u8]>) -> (tempdir::Dir, PathBuf) {
     let listener = UnixListener::bind(&path).unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((mut conn, _)) = listener.accept().await else { return };
+            let Ok((mut conn, _)) = listener.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 1024];
@@ -104,10 +106,13 @@ async fn lxd_error_envelope_becomes_api_error() {
 #[tokio::test]
 async fn malformed_json_is_a_malformed_error_with_a_snippet() {
     let err = get_server(Some(reply("200 OK", "{\"type\": \"sync\", ")))
-    .await
-    .unwrap_err();
+        .await
+        .unwrap_err();
     assert!(err.is_malformed(), "{err:?}");
-    assert!(err.to_string().contains("type"), "the snippet shows the reply: {err}");
+    assert!(
+        err.to_string().contains("type"),
+        "the snippet shows the reply: {err}"
+    );
 }
 
 #[tokio::test]
@@ -132,8 +137,8 @@ async fn wrong_metadata_shape_is_malformed() {
 #[tokio::test]
 async fn html_error_page_is_an_api_error_with_its_text() {
     let err = get_server(Some(reply("502 Bad Gateway", "<h1>Bad Gateway</h1>")))
-    .await
-    .unwrap_err();
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(502), "{err:?}");
     assert!(err.to_string().contains("Bad Gateway"));
 }
