@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
 use lxd_client::proto::{InstanceSource, InstancesPost, ProjectsPost};
+use lxd_client::transport::tungstenite::Message;
 use lxd_client::{Error, Method};
 use lxd_integration::{require, unique};
 
@@ -297,6 +299,11 @@ async fn project_scoped_client_sees_only_its_project() {
 
     let scoped = root.with_project(&project).unwrap();
     assert_eq!(scoped.project(), Some(project.as_str()));
+    // Websockets carry the project too: this event stream sees only the project's events.
+    let mut events = scoped
+        .websocket("/1.0/events", &[("type", "lifecycle")])
+        .await
+        .unwrap();
     let name = unique("proj-c");
     scoped
         .instances()
@@ -310,6 +317,34 @@ async fn project_scoped_client_sees_only_its_project() {
         .wait()
         .await
         .unwrap();
+
+    let created = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(message) = events.next().await {
+            let text = match message.unwrap() {
+                Message::Text(t) => t.to_string(),
+                Message::Binary(b) => String::from_utf8(b.to_vec()).unwrap(),
+                _ => continue, // pings and pongs
+            };
+            let event: lxd_client::proto::Event = serde_json::from_str(&text).unwrap();
+            assert_eq!(
+                event.project, project,
+                "an event of another project: {text}"
+            );
+            if let lxd_client::proto::EventPayload::Lifecycle(l) = event.payload
+                && l.action == lxd_client::proto::LifecycleAction::InstanceCreated
+            {
+                return l;
+            }
+        }
+        panic!("event stream ended");
+    })
+    .await
+    .expect("instance-created within 30 s");
+    assert_eq!(
+        created.resource_name().as_deref(),
+        Some(name.as_str()),
+        "{created:?}"
+    );
 
     assert_eq!(
         scoped.instances().list_names().await.unwrap(),
@@ -342,6 +377,26 @@ async fn project_scoped_client_sees_only_its_project() {
             .unwrap_err()
             .is_not_found()
     );
+}
+
+#[tokio::test]
+async fn websocket_of_a_missing_project_is_refused_with_lxd_message() {
+    let env = require!();
+    let client = env
+        .client()
+        .with_project(&unique("no-such-project"))
+        .unwrap();
+    let err = client.websocket("/1.0/events", &[]).await.unwrap_err();
+    match &err {
+        Error::Transport(lxd_client::transport::Error::WebSocketRefused {
+            status, body, ..
+        }) => {
+            // LXD 5.0.2 answers 500 here (404 elsewhere); its message is what matters.
+            assert!(*status >= 400, "{status} {body}");
+            assert!(body.contains("Project not found"), "{body}");
+        }
+        other => panic!("expected a refused upgrade, got {other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -290,6 +290,32 @@ impl Client {
         crate::raw::RawRequest::new(self.clone(), method, path.into())
     }
 
+    /// Opens a websocket at `path` (events, an operation's exec or console streams), with the
+    /// client's project added to the query like every other request.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use futures::StreamExt;
+    /// let mut events = client.websocket("/1.0/events", &[("type", "lifecycle")]).await?;
+    /// if let Some(message) = events.next().await {
+    ///     println!("{:?}", message.map_err(lxd_client::transport::Error::from)?);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn websocket(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<lxd_transport::WebSocket> {
+        let mut pairs: Vec<(&str, &str)> = query.to_vec();
+        if let Some(p) = &self.project
+            && !query.iter().any(|(k, _)| *k == "project")
+        {
+            pairs.push(("project", p.as_str()));
+        }
+        Ok(self.shared.transport.websocket(path, &pairs).await?)
+    }
+
     // ---- plumbing shared by every manager -------------------------------------------------
 
     /// Builds a transport request, adding the project.
