@@ -27,7 +27,7 @@ use crate::path::{name_from_url, segment, validate_instance_name};
 /// ```
 #[derive(Debug, Clone)]
 pub struct Instances {
-    client: Client,
+    pub(crate) client: Client,
 }
 
 impl Client {
@@ -39,7 +39,8 @@ impl Client {
     }
 }
 
-fn instance_path(name: &str) -> Result<String> {
+/// `/1.0/instances/<name>`, after checking the name.
+pub(crate) fn instance_path(name: &str) -> Result<String> {
     validate_instance_name(name)?;
     Ok(format!("/1.0/instances/{}", segment(name)))
 }
