@@ -79,6 +79,30 @@ impl Env {
         }
     }
 
+    /// A create request for `name` from the test image.
+    pub fn from_image(&self, name: &str) -> lxd_client::proto::InstancesPost {
+        lxd_client::proto::InstancesPost {
+            name: name.to_string(),
+            source: lxd_client::proto::InstanceSource::image_alias(&self.image),
+            ..Default::default()
+        }
+    }
+
+    /// Removes a certificate from the daemon's trust store (over the trusted socket).
+    pub async fn forget_certificate(&self, cert_pem: &str) {
+        let fingerprint = lxd_client::transport::Fingerprint::of_pem(cert_pem.as_bytes())
+            .expect("certificate PEM");
+        self.client()
+            .raw(
+                lxd_client::Method::DELETE,
+                format!("/1.0/certificates/{fingerprint}"),
+            )
+            .without_project()
+            .send()
+            .await
+            .expect("deleting the test certificate");
+    }
+
     /// An HTTPS builder for the daemon, pinned to its certificate, with no client certificate.
     pub fn https_builder(&self) -> lxd_client::ClientBuilder {
         Client::https(self.https.clone()).server_certificate_pem(&self.server_cert)

@@ -106,11 +106,7 @@ async fn container_created_from_image_through_an_operation_then_deleted() {
     let name = unique("core-c");
     let op = client
         .instances()
-        .create(&InstancesPost {
-            name: name.clone(),
-            source: InstanceSource::image_alias(&env.image),
-            ..Default::default()
-        })
+        .create(&env.from_image(&name))
         .await
         .unwrap();
     assert!(!op.id().is_empty());
@@ -180,11 +176,7 @@ async fn operations_are_listed_fetched_and_awaited() {
     let name = unique("core-op");
     let op = client
         .instances()
-        .create(&InstancesPost {
-            name: name.clone(),
-            source: InstanceSource::image_alias(&env.image),
-            ..Default::default()
-        })
+        .create(&env.from_image(&name))
         .await
         .unwrap();
     let id = op.id().to_string();
@@ -307,11 +299,7 @@ async fn project_scoped_client_sees_only_its_project() {
     let name = unique("proj-c");
     scoped
         .instances()
-        .create(&InstancesPost {
-            name: name.clone(),
-            source: InstanceSource::image_alias(&env.image),
-            ..Default::default()
-        })
+        .create(&env.from_image(&name))
         .await
         .unwrap()
         .wait()

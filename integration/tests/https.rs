@@ -48,14 +48,7 @@ async fn fresh_certificate_is_untrusted_until_a_join_token_is_used() {
     assert!(client.trusted().await.unwrap());
     client.instances().list_names().await.unwrap();
 
-    // Clean up: remove the certificate from the trust store.
-    let fingerprint = lxd_client::transport::Fingerprint::of_pem(cert.as_bytes()).unwrap();
-    env.client()
-        .raw(Method::DELETE, format!("/1.0/certificates/{fingerprint}"))
-        .without_project()
-        .send()
-        .await
-        .unwrap();
+    env.forget_certificate(&cert).await;
 }
 
 #[tokio::test]
@@ -187,11 +180,5 @@ async fn websocket_upgrade_over_https_with_client_certificate() {
         .await
         .unwrap();
     events_websocket_carries_a_lifecycle_event(&client, &env).await;
-    let fingerprint = lxd_client::transport::Fingerprint::of_pem(cert.as_bytes()).unwrap();
-    env.client()
-        .raw(Method::DELETE, format!("/1.0/certificates/{fingerprint}"))
-        .without_project()
-        .send()
-        .await
-        .unwrap();
+    env.forget_certificate(&cert).await;
 }

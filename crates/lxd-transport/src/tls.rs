@@ -243,16 +243,17 @@ pub(crate) fn client_config(
 ) -> Result<rustls::ClientConfig> {
     let provider = provider();
     let verifier: Arc<dyn ServerCertVerifier> = match trust {
-        ServerTrust::Pinned(fp) => Arc::new(PinnedVerifier {
-            expected: *fp,
+        ServerTrust::Pinned(fp) => Arc::new(FixedVerifier {
+            expected: Some(*fp),
             algorithms: provider.signature_verification_algorithms,
         }),
         // An all-zero fingerprint is no certificate's: every handshake is refused.
-        ServerTrust::Nothing => Arc::new(PinnedVerifier {
-            expected: Fingerprint([0; 32]),
+        ServerTrust::Nothing => Arc::new(FixedVerifier {
+            expected: Some(Fingerprint([0; 32])),
             algorithms: provider.signature_verification_algorithms,
         }),
-        ServerTrust::DangerAcceptAnyCertificate => Arc::new(AcceptAnyVerifier {
+        ServerTrust::DangerAcceptAnyCertificate => Arc::new(FixedVerifier {
+            expected: None,
             algorithms: provider.signature_verification_algorithms,
         }),
         ServerTrust::CaCertificates(pems) => {
@@ -322,15 +323,16 @@ fn parse_certificates(pem: &[u8], what: &'static str) -> Result<Vec<CertificateD
     Ok(certs)
 }
 
-/// Accepts exactly one certificate, by fingerprint. Handshake signatures are still checked
-/// against that certificate's key, so a server must hold the pinned certificate's private key.
+/// Accepts exactly one certificate, by fingerprint (`expected: Some`), or any certificate
+/// (`None`, the named opt-out). Handshake signatures are still checked against the presented
+/// certificate's key, so a server must hold that certificate's private key.
 #[derive(Debug)]
-struct PinnedVerifier {
-    expected: Fingerprint,
+struct FixedVerifier {
+    expected: Option<Fingerprint>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for PinnedVerifier {
+impl ServerCertVerifier for FixedVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -339,58 +341,20 @@ impl ServerCertVerifier for PinnedVerifier {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        let Some(expected) = self.expected else {
+            return Ok(ServerCertVerified::assertion());
+        };
         let presented = Fingerprint::of_der(end_entity);
-        if presented == self.expected {
+        if presented == expected {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(rustls::Error::InvalidCertificate(
                 rustls::CertificateError::Other(rustls::OtherError(Arc::new(PinMismatch {
-                    expected: self.expected,
+                    expected,
                     presented,
                 }))),
             ))
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-/// The named opt-out: any certificate is accepted (signatures are still checked for form).
-#[derive(Debug)]
-struct AcceptAnyVerifier {
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for AcceptAnyVerifier {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -478,8 +442,8 @@ mod tests {
             .unwrap()
             .unwrap();
         let (other, _) = self_signed();
-        let v = PinnedVerifier {
-            expected: Fingerprint::of_pem(cert.as_bytes()).unwrap(),
+        let v = FixedVerifier {
+            expected: Some(Fingerprint::of_pem(cert.as_bytes()).unwrap()),
             algorithms: provider().signature_verification_algorithms,
         };
         let name = ServerName::try_from("127.0.0.1").unwrap();
