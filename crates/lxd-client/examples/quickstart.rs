@@ -6,9 +6,12 @@
 //!
 //! It finds LXD like every lxd-rs client: `LXD_URL` (HTTPS, see `Client::from_env`), else the
 //! unix socket from `LXD_SOCKET`, `$LXD_DIR/unix.socket`, the snap path or
-//! `/var/lib/lxd/unix.socket`.
+//! `/var/lib/lxd/unix.socket`. When there is no LXD at all, it says so and runs the same
+//! steps against an embedded `lxd-testkit` server (an in-process LXD imitation: nothing real
+//! is created), so the example runs to the end anywhere.
 
 use lxd_client::{Client, Error};
+use lxd_testkit::TestServer;
 
 #[tokio::main]
 async fn main() {
@@ -18,18 +21,40 @@ async fn main() {
     }
 }
 
-async fn run() -> Result<(), Error> {
-    let client = match Client::from_env() {
-        Ok(c) => c,
-        Err(e) if e.is_connect() => {
+/// Whether an error means "no LXD here" (nothing listening, no socket), as opposed to an LXD
+/// that answered badly or a TLS setup that is wrong (those are real errors to show).
+fn no_lxd(error: &Error) -> bool {
+    error.is_connect() && !error.is_tls()
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    // The embedded server must outlive the client that talks to it.
+    let mut _embedded: Option<TestServer> = None;
+    let found = match Client::from_env() {
+        Ok(client) => match client.server().await {
+            Ok(_) => Ok(client),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    let client = match found {
+        Ok(client) => client,
+        Err(e) if no_lxd(&e) => {
             println!("No LXD found on this machine: {e}");
             println!(
-                "Install LXD (Debian: apt-get install lxd), or start a private one with \
-                 `cargo xtask integration --keep` and `export LXD_DIR=/var/lib/lxdrs-it`."
+                "Falling back to an embedded lxd-testkit server: an in-process imitation of \
+                 LXD 5.0, state in memory, no real containers."
             );
-            std::process::exit(2);
+            println!(
+                "(For a real LXD: Debian `apt-get install lxd`, or `cargo xtask integration \
+                 --keep` and `export LXD_DIR=/var/lib/lxdrs-it`.)"
+            );
+            let server = TestServer::start().await?;
+            let client = Client::unix(server.socket_path())?;
+            _embedded = Some(server);
+            client
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     let server = client.server().await?;
     println!(
@@ -58,6 +83,9 @@ async fn run() -> Result<(), Error> {
     println!("{} instance(s):", instances.len());
     for i in &instances {
         println!("  {:<24} {:<10} {}", i.name, i.status, i.instance_type);
+    }
+    if _embedded.is_some() {
+        println!("(embedded lxd-testkit server: it stops with this program)");
     }
     Ok(())
 }

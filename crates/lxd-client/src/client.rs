@@ -175,6 +175,12 @@ impl Client {
         self.project = None;
     }
 
+    /// Drops the cached server information (after a change of the server's config), so the
+    /// next call that needs it fetches it again.
+    pub(crate) fn forget_server(&self) {
+        *self.shared.server.write().expect("lock") = None;
+    }
+
     /// The server's information (`GET /1.0`), fetched once and cached.
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/server_get)
@@ -381,6 +387,47 @@ impl Client {
             ));
         }
         Ok(Reply { envelope, headers })
+    }
+
+    /// Sends a request whose successful answer is not (or not only) LXD's envelope: raw file
+    /// bodies, with their headers. An error status becomes the same [`Error::Api`] as from
+    /// [`execute`](Self::execute); the error body is read only up to a bound.
+    pub(crate) async fn send_raw(&self, request: Request) -> Result<lxd_transport::Response> {
+        let method = request.method().to_string();
+        let path = request.path().to_string();
+        let mut response = self.shared.transport.send(request).await?;
+        let status = response.status().as_u16();
+        if status < 400 {
+            return Ok(response);
+        }
+        // An error reply is a small JSON envelope; never read an unbounded body for it.
+        const LIMIT: usize = 64 * 1024;
+        let mut body = Vec::new();
+        while body.len() < LIMIT {
+            match response.chunk().await? {
+                Some(chunk) => {
+                    body.extend_from_slice(&chunk[..chunk.len().min(LIMIT - body.len())])
+                }
+                None => break,
+            }
+        }
+        let (code, message) = match serde_json::from_slice::<lxd_proto::Response>(&body) {
+            Ok(envelope) if envelope.error_code != 0 => (envelope.error_code, envelope.error),
+            Ok(envelope) => (status, envelope.error),
+            Err(_) => {
+                let end = body.len().min(crate::error::SNIPPET_LEN);
+                (
+                    status,
+                    String::from_utf8_lossy(&body[..end]).trim().to_string(),
+                )
+            }
+        };
+        Err(Error::Api {
+            status: code,
+            message,
+            method,
+            path,
+        })
     }
 
     /// Sends a request with an optional JSON body and decodes the envelope.

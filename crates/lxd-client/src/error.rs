@@ -93,8 +93,20 @@ pub enum Error {
         snippet: String,
     },
 
-    /// The caller gave input that cannot be sent (bad name, empty command, ...). Nothing was
-    /// sent.
+    /// Reading or writing a local file or stream failed (a file transfer's source or
+    /// destination on this machine).
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done, and on which path.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The caller's input cannot be used: a bad name, an empty command, a relative path
+    /// (refused before anything is sent), or a request that contradicts what is there (a
+    /// directory where a file was asked for, found by a first read).
     #[error("invalid {what}: {reason}")]
     InvalidInput {
         /// What was wrong (`instance name`, `project name`, ...).
@@ -118,6 +130,13 @@ impl Error {
             context: context.into(),
             reason: reason.to_string(),
             snippet: String::from_utf8_lossy(&body[..end]).into_owned(),
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Error {
+        Error::Io {
+            context: context.into(),
+            source,
         }
     }
 
@@ -210,6 +229,11 @@ impl Error {
     /// An operation was cancelled.
     pub fn is_cancelled(&self) -> bool {
         matches!(self, Error::OperationCancelled { .. })
+    }
+
+    /// A local file or stream could not be read or written.
+    pub fn is_io(&self) -> bool {
+        matches!(self, Error::Io { .. })
     }
 
     /// The caller's input was refused before any request.

@@ -8,6 +8,7 @@ use lxd_transport::http::Method;
 
 use crate::client::{Client, decode_metadata};
 use crate::error::{Error, Result};
+use crate::events::EventStream;
 use crate::path::segment;
 
 /// An operation running on the server. Drop it and the work still goes on; call
@@ -100,6 +101,22 @@ impl Operation {
         wait(&self.client, &self.info.id, Some(deadline), None, |_| {}).await
     }
 
+    /// Waits through an event stream instead of a `/wait` long-poll: many operations can be
+    /// awaited over one connection. The stream must carry operation events of this
+    /// operation's project (or of all projects). See [`EventStream::wait_operation`].
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::proto::EventType;
+    /// let events = client.events().types([EventType::Operation]).connect().await?;
+    /// let op = client.instances().delete("old").await?;
+    /// op.wait_with_events(&events).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_with_events(self, events: &EventStream) -> Result<lxd_proto::Operation> {
+        events.wait_for(&self.client, &self.info.id).await
+    }
+
     /// Waits, calling `on_update` with the operation about every second while it runs (its
     /// metadata carries the progress LXD reports).
     pub async fn wait_with_progress(
@@ -117,7 +134,7 @@ impl Operation {
     }
 }
 
-async fn fetch(client: &Client, id: &str) -> Result<lxd_proto::Operation> {
+pub(crate) async fn fetch(client: &Client, id: &str) -> Result<lxd_proto::Operation> {
     check_id(id)?;
     client
         .get_json(&format!("/1.0/operations/{}", segment(id)), &[])
@@ -148,6 +165,22 @@ fn check_id(id: &str) -> Result<()> {
 /// judged, not the HTTP status: LXD answers 200 with a still-running operation when the poll
 /// times out. `poll` slices the wait so `on_update` sees the operation while it runs.
 async fn wait(
+    client: &Client,
+    id: &str,
+    deadline: Option<Duration>,
+    poll: Option<Duration>,
+    on_update: impl FnMut(&lxd_proto::Operation),
+) -> Result<lxd_proto::Operation> {
+    judge(poll_until_final(client, id, deadline, poll, on_update).await?)
+}
+
+/// Waits (`/wait` long-polls) until the operation is final and returns it as it ended,
+/// without judging: an exec that failed still carries its exit code.
+pub(crate) async fn wait_final(client: &Client, id: &str) -> Result<lxd_proto::Operation> {
+    poll_until_final(client, id, None, None, |_| {}).await
+}
+
+async fn poll_until_final(
     client: &Client,
     id: &str,
     deadline: Option<Duration>,
@@ -188,7 +221,7 @@ async fn wait(
         let reply = client.execute(request).await?;
         let op: lxd_proto::Operation = decode_metadata(&context, reply.envelope)?;
         if op.status_code.is_final() {
-            return judge(op);
+            return Ok(op);
         }
         on_update(&op);
         if slice.is_none() {
@@ -206,7 +239,7 @@ async fn wait(
 }
 
 /// Turns a final operation into the caller's result.
-fn judge(op: lxd_proto::Operation) -> Result<lxd_proto::Operation> {
+pub(crate) fn judge(op: lxd_proto::Operation) -> Result<lxd_proto::Operation> {
     match op.status_code {
         StatusCode::SUCCESS => Ok(op),
         StatusCode::CANCELLED => Err(Error::OperationCancelled {
@@ -262,6 +295,17 @@ impl Operations {
     /// Waits for an operation by id, with an optional deadline.
     pub async fn wait(&self, id: &str, deadline: Option<Duration>) -> Result<lxd_proto::Operation> {
         wait(&self.client, id, deadline, None, |_| {}).await
+    }
+
+    /// Waits for an operation by id through an event stream (see
+    /// [`EventStream::wait_operation`]).
+    pub async fn wait_with_events(
+        &self,
+        id: &str,
+        events: &EventStream,
+    ) -> Result<lxd_proto::Operation> {
+        check_id(id)?;
+        events.wait_for(&self.client, id).await
     }
 
     /// Cancels an operation by id.

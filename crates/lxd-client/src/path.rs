@@ -81,6 +81,107 @@ pub fn validate_project_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The checks every LXD object name shares: not empty, not `.` or `..`, no `/` (it would
+/// change the URL's path, and LXD refuses it), no control characters.
+fn plain_name(what: &'static str, name: &str) -> Result<()> {
+    let bad = |reason: &str| Err(Error::invalid(what, format!("{name:?}: {reason}")));
+    if name.is_empty() {
+        return bad("empty");
+    }
+    if name == "." || name == ".." {
+        return bad("reserved");
+    }
+    if name.contains('/') {
+        return bad("must not contain '/'");
+    }
+    if name.chars().any(char::is_control) {
+        return bad("must not contain control characters");
+    }
+    Ok(())
+}
+
+/// Checks a network name with the rules LXD applies to every network type: not empty, not
+/// `.` or `..`, none of `/ ? & + :`, no spaces or control characters. (Bridges are further
+/// limited by LXD to interface names: 2 to 15 characters of letters, digits, `-`, `_`, `.`.)
+///
+/// ```
+/// assert!(lxd_client::validate_network_name("lxdbr0").is_ok());
+/// assert!(lxd_client::validate_network_name("a:b").is_err());
+/// ```
+pub fn validate_network_name(name: &str) -> Result<()> {
+    plain_name("network name", name)?;
+    if name.contains(['?', '&', '+', ':', ' ']) {
+        return Err(Error::invalid(
+            "network name",
+            format!("{name:?}: must not contain '?', '&', '+', ':' or spaces"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a network ACL name as LXD does: a host name (1 to 63 ASCII letters, digits and
+/// `-`, not starting with a digit or `-`, not ending with `-`), so rules can tell it from an
+/// address.
+///
+/// ```
+/// assert!(lxd_client::validate_network_acl_name("web-in").is_ok());
+/// assert!(lxd_client::validate_network_acl_name("@internal").is_err());
+/// ```
+pub fn validate_network_acl_name(name: &str) -> Result<()> {
+    validate_instance_name(name).map_err(|e| match e {
+        Error::InvalidInput { reason, .. } => Error::invalid("network ACL name", reason),
+        other => other,
+    })
+}
+
+/// Checks a profile name as LXD does: not empty, not `.` or `..`, no `/`.
+///
+/// ```
+/// assert!(lxd_client::validate_profile_name("web servers").is_ok());
+/// assert!(lxd_client::validate_profile_name("a/b").is_err());
+/// ```
+pub fn validate_profile_name(name: &str) -> Result<()> {
+    plain_name("profile name", name)
+}
+
+/// Checks a storage pool name as LXD does: not empty, not `.` or `..`, no `/`.
+///
+/// ```
+/// assert!(lxd_client::validate_storage_pool_name("default").is_ok());
+/// assert!(lxd_client::validate_storage_pool_name("").is_err());
+/// ```
+pub fn validate_storage_pool_name(name: &str) -> Result<()> {
+    plain_name("storage pool name", name)
+}
+
+/// Checks a storage volume (or volume snapshot) name: not empty, not `.` or `..`, no `/`
+/// (LXD uses it to separate a volume from its snapshot).
+///
+/// ```
+/// assert!(lxd_client::validate_storage_volume_name("data").is_ok());
+/// assert!(lxd_client::validate_storage_volume_name("data/snap0").is_err());
+/// ```
+pub fn validate_storage_volume_name(name: &str) -> Result<()> {
+    plain_name("storage volume name", name)
+}
+
+/// Checks a key made of hex digits and `-` (certificate fingerprints or their prefixes,
+/// warning UUIDs, operation ids).
+pub(crate) fn validate_hex_key(what: &'static str, key: &str) -> Result<()> {
+    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+        return Err(Error::invalid(
+            what,
+            format!("{key:?}: expected hex digits (and '-')"),
+        ));
+    }
+    Ok(())
+}
+
+/// The names of objects from the URLs a list answers with.
+pub(crate) fn names_from_urls(urls: &[String]) -> Result<Vec<String>> {
+    urls.iter().map(|u| name_from_url(u)).collect()
+}
+
 /// The last path segment of an object URL as LXD lists them (`/1.0/instances/c1?project=p`),
 /// percent-decoded.
 pub(crate) fn name_from_url(url: &str) -> Result<String> {
@@ -153,6 +254,40 @@ mod tests {
             let e = validate_instance_name(bad).unwrap_err();
             assert!(e.is_invalid_input(), "{bad}");
         }
+    }
+
+    #[test]
+    fn resource_names() {
+        for ok in ["lxdbr0", "my-net_1.x"] {
+            assert!(validate_network_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", ".", "..", "a/b", "a:b", "a?b", "a&b", "a+b", "a b", "a\nb",
+        ] {
+            assert!(
+                validate_network_name(bad).unwrap_err().is_invalid_input(),
+                "{bad:?}"
+            );
+        }
+        assert!(validate_network_acl_name("web-in").is_ok());
+        for bad in ["", "@internal", "1a", "a_b", "-a"] {
+            let e = validate_network_acl_name(bad).unwrap_err();
+            assert!(e.to_string().contains("network ACL name"), "{e}");
+        }
+        for ok in ["default", "web servers", "a.b"] {
+            assert!(validate_profile_name(ok).is_ok(), "{ok}");
+            assert!(validate_storage_pool_name(ok).is_ok(), "{ok}");
+            assert!(validate_storage_volume_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".", "..", "a/b", "a\tb"] {
+            assert!(validate_profile_name(bad).is_err(), "{bad:?}");
+            assert!(validate_storage_pool_name(bad).is_err(), "{bad:?}");
+            assert!(validate_storage_volume_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_hex_key("fingerprint", "ab12").is_ok());
+        assert!(validate_hex_key("warning UUID", "55d76e3b-8202-4592").is_ok());
+        assert!(validate_hex_key("fingerprint", "").is_err());
+        assert!(validate_hex_key("fingerprint", "../x").is_err());
     }
 
     #[test]

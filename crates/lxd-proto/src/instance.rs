@@ -660,6 +660,132 @@ pub struct InstanceStateNetworkCounters {
     pub extra: Map<String, Value>,
 }
 
+/// An instance with its state, snapshots and backups: `GET /1.0/instances/<name>?recursion=1`
+/// or one entry of `GET /1.0/instances?recursion=2` (API extension `instance_get_full`).
+///
+/// ```
+/// use lxd_proto::InstanceFull;
+///
+/// let full: InstanceFull = serde_json::from_str(r#"{"name": "c1", "status": "Running",
+///     "status_code": 103, "state": {"status": "Running", "status_code": 103, "pid": 42,
+///     "processes": 3}, "snapshots": null, "backups": null}"#).unwrap();
+/// assert_eq!(full.instance.name, "c1");
+/// assert_eq!(full.state.unwrap().processes, 3);
+/// assert!(full.snapshots.is_empty());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InstanceFull {
+    /// The instance itself (its unknown fields land in its own `extra`).
+    #[serde(flatten)]
+    pub instance: Instance,
+    /// Backups (LXD sends `null` for none, and so does this crate).
+    #[serde(deserialize_with = "nullable", serialize_with = "empty_as_null")]
+    pub backups: Vec<crate::InstanceBackup>,
+    /// Runtime state.
+    pub state: Option<InstanceState>,
+    /// Snapshots (LXD sends `null` for none, and so does this crate).
+    #[serde(deserialize_with = "nullable", serialize_with = "empty_as_null")]
+    pub snapshots: Vec<crate::InstanceSnapshot>,
+}
+
+/// Writes an empty list as `null`, as Go does for a nil slice, so replies round-trip.
+fn empty_as_null<S: serde::Serializer, T: Serialize>(
+    items: &[T],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    if items.is_empty() {
+        serializer.serialize_none()
+    } else {
+        serializer.collect_seq(items)
+    }
+}
+
+/// `POST /1.0/instances/<name>`: rename, or move/migrate, an instance. Only what is set is
+/// sent, so a rename is just the new name.
+///
+/// ```
+/// use lxd_proto::InstancePost;
+///
+/// let rename = InstancePost { name: "web-old".into(), ..Default::default() };
+/// assert_eq!(serde_json::to_string(&rename).unwrap(), r#"{"name":"web-old"}"#);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InstancePost {
+    /// New name.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// A migration to another server rather than a rename.
+    #[serde(skip_serializing_if = "is_false")]
+    pub migration: bool,
+    /// Live migration (migration only).
+    #[serde(skip_serializing_if = "is_false")]
+    pub live: bool,
+    /// Leave the snapshots behind (migration only).
+    #[serde(skip_serializing_if = "is_false")]
+    pub instance_only: bool,
+    /// Deprecated spelling of `instance_only`.
+    #[serde(skip_serializing_if = "is_false")]
+    pub container_only: bool,
+    /// Push-mode target (migration only); pull mode when `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<InstancePostTarget>,
+    /// Storage pool to move the instance to (API extension `instance_pool_move`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub pool: String,
+    /// Project to move the instance to (API extension `instance_project_move`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub project: String,
+    /// Allow an inconsistent copy (API extension `instance_allow_inconsistent_copy`).
+    #[serde(skip_serializing_if = "is_false")]
+    pub allow_inconsistent: bool,
+    /// Fields this crate does not know, kept and written back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `target` of an [`InstancePost`] or [`InstanceSnapshotPost`](crate::InstanceSnapshotPost):
+/// a push-mode migration target. `Debug` redacts the websocket secrets.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InstancePostTarget {
+    /// The target's certificate (PEM).
+    pub certificate: String,
+    /// The target's operation URL.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub operation: String,
+    /// Websocket secrets by channel (JSON key `secrets`).
+    #[serde(
+        rename = "secrets",
+        deserialize_with = "nullable",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub websockets: BTreeMap<String, String>,
+    /// Fields this crate does not know, kept and written back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl fmt::Debug for InstancePostTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let websockets: BTreeMap<&str, &str> = self
+            .websockets
+            .keys()
+            .map(|channel| (channel.as_str(), REDACTED))
+            .collect();
+        f.debug_struct("InstancePostTarget")
+            .field("certificate", &self.certificate)
+            .field("operation", &self.operation)
+            .field("websockets", &websockets)
+            .field(
+                "extra",
+                &crate::util::redact(&Value::Object(self.extra.clone())),
+            )
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -730,5 +856,57 @@ mod tests {
         assert_eq!(put.config["a"], "b");
         assert_eq!(put.extra["future_knob"], "on");
         assert_eq!(put.restore, None);
+    }
+
+    /// `GET /1.0/instances/<name>?recursion=1` of a running container with a snapshot and a
+    /// backup, LXD 5.0.2, byte for byte.
+    const FULL_FIXTURE: &str = include_str!("../tests/fixtures/instance_full.json");
+
+    #[test]
+    fn real_full_instance_round_trips() {
+        let value: Value = serde_json::from_str(FULL_FIXTURE).unwrap();
+        let full: InstanceFull = serde_json::from_value(value["metadata"].clone()).unwrap();
+        assert_eq!(full.instance.status_code, StatusCode::RUNNING);
+        assert!(full.instance.extra.is_empty(), "{:?}", full.instance.extra);
+        let state = full.state.as_ref().unwrap();
+        assert!(state.pid > 0 && state.processes > 0);
+        assert_eq!(full.snapshots.len(), 1);
+        assert_eq!(full.snapshots[0].name, "snap0");
+        assert_eq!(full.backups.len(), 1);
+        assert_eq!(full.backups[0].name, "backup0");
+        assert_eq!(serde_json::to_value(&full).unwrap(), value["metadata"]);
+    }
+
+    #[test]
+    fn full_instance_null_lists_round_trip() {
+        let raw = json!({"name": "c1", "backups": null, "snapshots": null, "state": null,
+                         "future": 1});
+        let full: InstanceFull = serde_json::from_value(raw).unwrap();
+        assert!(full.backups.is_empty() && full.snapshots.is_empty() && full.state.is_none());
+        assert_eq!(full.instance.extra["future"], 1);
+        let back = serde_json::to_value(&full).unwrap();
+        assert_eq!(back["backups"], Value::Null);
+        assert_eq!(back["snapshots"], Value::Null);
+        assert_eq!(back["future"], 1);
+    }
+
+    #[test]
+    fn rename_and_migration_target() {
+        let post = InstancePost {
+            name: "c2".into(),
+            migration: true,
+            target: Some(InstancePostTarget {
+                certificate: "PEM".into(),
+                websockets: [("control".to_string(), "t0p".to_string())].into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&post).unwrap(),
+            json!({"name": "c2", "migration": true,
+                   "target": {"certificate": "PEM", "secrets": {"control": "t0p"}}})
+        );
+        assert!(!format!("{post:?}").contains("t0p"));
     }
 }

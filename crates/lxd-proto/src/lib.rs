@@ -44,20 +44,44 @@ mod string_enum;
 mod util;
 
 mod certificate;
+mod console;
 mod event;
+mod exec;
+mod file;
+mod image;
 mod instance;
+mod instance_backup;
+mod instance_snapshot;
+mod network;
+mod network_acl;
+mod network_forward;
 mod operation;
+mod profile;
 mod project;
+mod resources;
 mod response;
 mod server;
 mod status;
+mod storage_pool;
+mod storage_volume;
+mod warning;
 
 pub use certificate::{
     Certificate, CertificateAddToken, CertificatePut, CertificateType, CertificatesPost,
 };
+pub use console::{ConsoleType, InstanceConsoleControl, InstanceConsolePost};
 pub use event::{
     Event, EventLifecycleRequestor, EventPayload, EventType, LifecycleAction, LifecycleEvent,
     LoggingEvent,
+};
+pub use exec::{ExecOperationMetadata, InstanceExecControl, InstanceExecPost};
+pub use file::{
+    InstanceFileHeaderError, InstanceFileHeaders, InstanceFileModifyPerm, InstanceFileStat,
+    InstanceFileType, InstanceFileWriteMode,
+};
+pub use image::{
+    Image, ImageAlias, ImageAliasesEntry, ImageAliasesEntryPost, ImageAliasesEntryPut,
+    ImageAliasesPost, ImagePut, ImageSource, ImagesPost, ImagesPostSource,
 };
 pub use instance::{
     Devices, Instance, InstanceAction, InstancePut, InstanceSource, InstanceSourceType,
@@ -65,13 +89,46 @@ pub use instance::{
     InstanceStateNetworkAddress, InstanceStateNetworkCounters, InstanceStatePut, InstanceType,
     InstancesPost,
 };
+pub use instance::{InstanceFull, InstancePost, InstancePostTarget};
+pub use instance_backup::{InstanceBackup, InstanceBackupPost, InstanceBackupsPost};
+pub use instance_snapshot::{
+    InstanceSnapshot, InstanceSnapshotPost, InstanceSnapshotPut, InstanceSnapshotsPost, ZERO_TIME,
+};
+pub use network::{
+    Network, NetworkLease, NetworkPost, NetworkPut, NetworkState, NetworkStateAddress,
+    NetworkStateBond, NetworkStateBridge, NetworkStateCounters, NetworkStateOvn, NetworkStateVlan,
+    NetworkStatus, NetworkType, NetworksPost,
+};
+pub use network_acl::{
+    NetworkAcl, NetworkAclPost, NetworkAclPut, NetworkAclRule, NetworkAclRuleAction,
+    NetworkAclRuleState, NetworkAclsPost,
+};
+pub use network_forward::{
+    NetworkForward, NetworkForwardPort, NetworkForwardPut, NetworkForwardsPost,
+};
 pub use operation::{Operation, OperationClass, OperationProgress};
-pub use project::{Project, ProjectPut, ProjectsPost};
+pub use profile::{Profile, ProfilePost, ProfilePut, ProfilesPost};
+pub use project::{
+    Project, ProjectPost, ProjectPut, ProjectState, ProjectStateResource, ProjectsPost,
+};
+pub use resources::{
+    Resources, ResourcesCpu, ResourcesGpu, ResourcesMemory, ResourcesNetwork, ResourcesPci,
+    ResourcesStorage, ResourcesStoragePool, ResourcesStoragePoolInodes, ResourcesStoragePoolSpace,
+    ResourcesSystem, ResourcesUsb,
+};
 pub use response::{Response, ResponseType};
 pub use server::{
     ApiStatus, AuthMethod, Server, ServerEnvironment, ServerPut, ServerStorageDriverInfo,
 };
 pub use status::StatusCode;
+pub use storage_pool::{StoragePool, StoragePoolPut, StoragePoolStatus, StoragePoolsPost};
+pub use storage_volume::{
+    StorageVolume, StorageVolumeContentType, StorageVolumePost, StorageVolumePostTarget,
+    StorageVolumePut, StorageVolumeSnapshot, StorageVolumeSnapshotPost, StorageVolumeSnapshotPut,
+    StorageVolumeSnapshotsPost, StorageVolumeSource, StorageVolumeState, StorageVolumeStateUsage,
+    StorageVolumeType, StorageVolumesPost,
+};
+pub use warning::{Warning, WarningPut, WarningSeverity, WarningStatus};
 
 /// Re-exported so users can name the `extra` maps' types without depending on `serde_json`.
 pub use serde_json::{Map, Value};

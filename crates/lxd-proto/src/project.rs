@@ -88,3 +88,62 @@ pub struct ProjectsPost {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+/// `POST /1.0/projects/<name>`: rename a project (LXD renames only empty projects).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProjectPost {
+    /// The new name.
+    pub name: String,
+    /// Fields this crate does not know, kept and written back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `GET /1.0/projects/<name>/state`: resource usage against the project's limits (API
+/// extension `project_usage`).
+///
+/// ```
+/// use lxd_proto::ProjectState;
+///
+/// let state: ProjectState = serde_json::from_str(r#"{"resources": {
+///     "instances": {"Limit": 10, "Usage": 4}, "cpu": {"Limit": -1, "Usage": 0}}}"#).unwrap();
+/// assert_eq!(state.resources["instances"].usage, 4);
+/// assert!(state.resources["cpu"].is_unlimited());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProjectState {
+    /// Usage by resource (`instances`, `containers`, `cpu`, `memory`, `disk`, `networks`,
+    /// `processes`, ...).
+    #[serde(deserialize_with = "nullable")]
+    pub resources: BTreeMap<String, ProjectStateResource>,
+    /// Fields this crate does not know, kept and written back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Usage and limit of one resource of a project.
+///
+/// LXD sends these keys capitalised (`Limit`, `Usage`: the Go struct has no JSON tags);
+/// lowercase keys are accepted too.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProjectStateResource {
+    /// The limit; -1 when unlimited.
+    #[serde(rename = "Limit", alias = "limit")]
+    pub limit: i64,
+    /// Current usage.
+    #[serde(rename = "Usage", alias = "usage")]
+    pub usage: i64,
+    /// Fields this crate does not know, kept and written back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl ProjectStateResource {
+    /// Whether there is no limit.
+    pub fn is_unlimited(&self) -> bool {
+        self.limit < 0
+    }
+}

@@ -8,7 +8,8 @@
 //! - HTTPS with a [`ClientIdentity`] and a [`ServerTrust`] (a pinned certificate or
 //!   fingerprint that works whatever the certificate's names, CA certificates, or system
 //!   roots). Verification is on unless [`ServerTrust::DangerAcceptAnyCertificate`] is named;
-//! - requests with streamed bodies both ways, keep-alive, connect and request timeouts;
+//! - requests with streamed bodies both ways, keep-alive over HTTPS (not over the unix socket,
+//!   see [`TransportBuilder::build`]), connect and request timeouts;
 //! - websocket upgrades on both transports ([`Transport::websocket`]).
 //!
 //! ```no_run

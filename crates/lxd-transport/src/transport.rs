@@ -139,7 +139,8 @@ impl TransportBuilder {
 
     /// Checks everything the caller gave and builds the transport. Nothing is sent yet: LXD
     /// 5.0's unix socket stalls every later connection while an idle, never-used one is open,
-    /// so connections are made only for the request that uses them.
+    /// so connections are made only for the request that uses them, and unix-socket
+    /// connections are not kept idle (HTTPS connections are kept alive and reused).
     pub fn build(self) -> Result<Transport> {
         let agent = HeaderValue::from_str(&self.user_agent)
             .map_err(|_| Error::InvalidRequest(format!("bad user agent {:?}", self.user_agent)))?;
@@ -155,7 +156,13 @@ impl TransportBuilder {
                 let path = discover_socket(explicit.as_deref())?;
                 // reqwest wants a TLS configuration even for plain HTTP; give it one that
                 // trusts nothing, so no process-wide crypto provider is needed.
+                // No idle pool on the unix socket: hyper's pool races a fresh connect against
+                // an idle connection coming free, and when the idle one wins the fresh one is
+                // left open with nothing sent. LXD 5.0.2 then answers no new connection (its
+                // own hooks included) until that one closes. Without idle connections every
+                // connection opened is used; a unix connect costs microseconds.
                 http = http
+                    .pool_max_idle_per_host(0)
                     .unix_socket(path.clone())
                     .tls_backend_preconfigured(client_config(&ServerTrust::Nothing, None)?);
                 // Any host works over a unix socket; LXD ignores it.

@@ -1,0 +1,279 @@
+//! `/1.0/instances/<name>/files?path=`: read (file, directory listing, symlink target),
+//! HEAD, write (file with overwrite or append, directory, symlink; `X-LXD-uid`, `-gid`,
+//! `-mode`, `-type`, `-write` headers) and delete, on the instance's in-memory file system,
+//! answering like LXD 5.0 (its SFTP-backed errors included).
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use http::HeaderValue;
+use lxd_proto::LifecycleAction;
+use serde_json::{Value, json};
+
+use crate::api::instances::{self, not_found};
+use crate::events::context;
+use crate::fs::{FsError, Kind, Node, normalize};
+use crate::http::{ApiError, ApiResult, Reply, Req, full, sync_body};
+use crate::server::Inner;
+use crate::util;
+
+fn path_of(req: &Req) -> Result<String, ApiError> {
+    match req.query("path") {
+        Some(p) if !p.is_empty() => Ok(p.to_string()),
+        _ => Err(ApiError::bad_request("Missing path argument")),
+    }
+}
+
+/// How LXD reports file system errors (SFTP errors wrapped by `SmartError`).
+fn fs_error(e: FsError) -> ApiError {
+    match e {
+        FsError::NotFound => ApiError::not_found("Not Found"),
+        other => ApiError::internal(format!("sftp: {:?} (SSH_FX_FAILURE)", other.to_string())),
+    }
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)`: `0x` hex, `0o` or leading `0` octal, else decimal.
+fn parse_go_int(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let value = if let Some(hex) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        i64::from_str_radix(hex, 16).ok()?
+    } else if let Some(oct) = digits
+        .strip_prefix("0o")
+        .or_else(|| digits.strip_prefix("0O"))
+    {
+        i64::from_str_radix(oct, 8).ok()?
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        i64::from_str_radix(&digits[1..], 8).ok()?
+    } else {
+        digits.parse().ok()?
+    };
+    Some(if negative { -value } else { value })
+}
+
+/// `X-LXD-uid`, `-gid`, `-mode` (-1 when absent or unparsable), `-type` and `-write`.
+struct FileHeaders {
+    uid: i64,
+    gid: i64,
+    mode: i64,
+    kind: String,
+    write: String,
+}
+
+fn file_headers(req: &Req) -> FileHeaders {
+    let number = |name: &str, go_base_zero: bool| {
+        req.header(name)
+            .and_then(|v| {
+                if go_base_zero {
+                    parse_go_int(v)
+                } else {
+                    v.trim().parse().ok()
+                }
+            })
+            .unwrap_or(-1)
+    };
+    let text = |name: &str, default: &str| match req.header(name) {
+        Some(v) if !v.is_empty() => v.to_string(),
+        _ => default.to_string(),
+    };
+    FileHeaders {
+        uid: number("x-lxd-uid", false),
+        gid: number("x-lxd-gid", false),
+        mode: number("x-lxd-mode", true),
+        kind: text("x-lxd-type", "file"),
+        write: text("x-lxd-write", "overwrite"),
+    }
+}
+
+fn set_header(response: &mut http::Response<crate::http::Body>, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        response.headers_mut().insert(name, v);
+    }
+}
+
+/// The `X-LXD-*` headers describing a node.
+fn describe(response: &mut http::Response<crate::http::Body>, node: &Node) {
+    set_header(response, "x-lxd-uid", &node.uid.to_string());
+    set_header(response, "x-lxd-gid", &node.gid.to_string());
+    set_header(
+        response,
+        "x-lxd-mode",
+        &format!("{:04o}", node.mode & 0o7777 & !0o7000 | node.mode & 0o7000),
+    );
+    set_header(
+        response,
+        "x-lxd-modified",
+        &util::go_time_string(node.modified),
+    );
+    set_header(response, "x-lxd-type", node.type_name());
+}
+
+/// `GET` (and `HEAD`) `/1.0/instances/<name>/files?path=`.
+pub(crate) fn get(inner: &Arc<Inner>, req: &Req, name: &str, head: bool) -> ApiResult {
+    let path = path_of(req)?;
+    let project = req.project();
+    let (node, target, listing, source) = {
+        let state = inner.state();
+        let rec = state.instance(&project, name).ok_or_else(not_found)?;
+        let node = rec.fs.lstat(&path).map_err(fs_error)?.clone();
+        let target = match &node.kind {
+            Kind::Symlink(target) => {
+                let base = normalize(&format!("{}/..", normalize(&path)));
+                let joined = crate::fs::join(&base, target);
+                Some(rec.fs.realpath(&joined).unwrap_or(joined))
+            }
+            _ => None,
+        };
+        let listing = match &node.kind {
+            Kind::Dir(entries) => Some(entries.keys().cloned().collect::<Vec<_>>()),
+            _ => None,
+        };
+        (node, target, listing, instances::url(rec))
+    };
+    let mut response = if head {
+        let mut response = http::Response::new(crate::http::empty());
+        set_header(&mut response, "content-type", "application/json");
+        response
+    } else if let Some(names) = listing {
+        let mut response = http::Response::new(full(sync_body(json!(names))));
+        set_header(&mut response, "content-type", "application/json");
+        response
+    } else {
+        let (body, modified) = match (&node.kind, target) {
+            (Kind::File(data), _) => (data.clone(), node.modified),
+            (_, Some(target)) => (bytes::Bytes::from(target), SystemTime::now()),
+            _ => (bytes::Bytes::new(), node.modified),
+        };
+        let base = normalize(&path)
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let mut response = http::Response::new(full(body));
+        set_header(&mut response, "accept-ranges", "bytes");
+        set_header(
+            &mut response,
+            "content-disposition",
+            &format!("inline;filename={base}"),
+        );
+        set_header(&mut response, "content-type", "application/octet-stream");
+        set_header(&mut response, "last-modified", &util::http_date(modified));
+        response
+    };
+    describe(&mut response, &node);
+    if !head {
+        inner.events.lifecycle(
+            &project,
+            LifecycleAction::InstanceFileRetrieved,
+            source,
+            context(&[("path", Value::String(path))]),
+            Some(req.requestor()),
+        );
+    }
+    Ok(Reply::Raw(response))
+}
+
+/// `POST /1.0/instances/<name>/files?path=`.
+pub(crate) fn post(inner: &Arc<Inner>, req: &Req, name: &str) -> ApiResult {
+    let path = path_of(req)?;
+    let headers = file_headers(req);
+    if headers.write != "overwrite" && headers.write != "append" {
+        return Err(ApiError::bad_request(format!(
+            "Bad file write mode: {}",
+            headers.write
+        )));
+    }
+    let project = req.project();
+    let source = {
+        let mut state = inner.state();
+        let rec = state.instance_mut(&project, name).ok_or_else(not_found)?;
+        let owner = |default_mode: u32| {
+            (
+                headers.uid.max(0),
+                headers.gid.max(0),
+                if headers.mode >= 0 {
+                    headers.mode as u32 & 0o7777
+                } else {
+                    default_mode
+                },
+            )
+        };
+        match headers.kind.as_str() {
+            "file" => rec
+                .fs
+                .write(
+                    &path,
+                    req.body.clone(),
+                    headers.write == "append",
+                    Some(owner(0o644)),
+                )
+                .map_err(fs_error)?,
+            "symlink" => {
+                let target = String::from_utf8_lossy(&req.body).into_owned();
+                rec.fs
+                    .symlink(&path, &target, headers.uid.max(0), headers.gid.max(0))
+                    .map_err(|e| match e {
+                        // SFTP's symlink fails with a generic failure LXD maps to 404.
+                        FsError::Exists(_) => ApiError::not_found("Not Found"),
+                        other => fs_error(other),
+                    })?
+            }
+            "directory" => {
+                let (uid, gid, mode) = owner(0o750);
+                rec.fs.mkdir(&path, uid, gid, mode).map_err(fs_error)?
+            }
+            other => return Err(ApiError::bad_request(format!("Bad file type: {other}"))),
+        }
+        instances::url(rec)
+    };
+    inner.events.lifecycle(
+        &project,
+        LifecycleAction::InstanceFilePushed,
+        source,
+        context(&[("path", Value::String(path))]),
+        Some(req.requestor()),
+    );
+    Ok(Reply::empty())
+}
+
+/// `DELETE /1.0/instances/<name>/files?path=`.
+pub(crate) fn delete(inner: &Arc<Inner>, req: &Req, name: &str) -> ApiResult {
+    let path = path_of(req)?;
+    let project = req.project();
+    let source = {
+        let mut state = inner.state();
+        let rec = state.instance_mut(&project, name).ok_or_else(not_found)?;
+        rec.fs.remove(&path).map_err(fs_error)?;
+        instances::url(rec)
+    };
+    inner.events.lifecycle(
+        &project,
+        LifecycleAction::InstanceFileDeleted,
+        source,
+        context(&[("path", Value::String(path))]),
+        Some(req.requestor()),
+    );
+    Ok(Reply::empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_go_int;
+
+    #[test]
+    fn go_base_zero_ints() {
+        assert_eq!(parse_go_int("0640"), Some(0o640));
+        assert_eq!(parse_go_int("640"), Some(640));
+        assert_eq!(parse_go_int("0o755"), Some(0o755));
+        assert_eq!(parse_go_int("0x1ff"), Some(0o777));
+        assert_eq!(parse_go_int("0"), Some(0));
+        assert_eq!(parse_go_int("-1"), Some(-1));
+        assert_eq!(parse_go_int("abc"), None);
+    }
+}

@@ -1,0 +1,319 @@
+//! Fault injection: rules matched against each request (per server, per method and path),
+//! deciding latency, broken replies, and what happens to the operations and exec websockets
+//! the request starts.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream;
+use http::Method;
+use http_body_util::{BodyExt, StreamBody};
+
+use crate::http::{Body, BoxError, full};
+
+/// What a fault does to a matching request.
+///
+/// ```
+/// use lxd_testkit::{Fault, FaultRule};
+/// use std::time::Duration;
+///
+/// let slow = FaultRule::new(Fault::Latency(Duration::from_millis(200))).path("/1.0/instances");
+/// let broken = FaultRule::new(Fault::Error { status: 500, message: "boom".into() })
+///     .method("DELETE")
+///     .times(1);
+/// # let _ = (slow, broken);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Wait this long before handling the request (several latencies add up).
+    Latency(Duration),
+    /// Answer with this LXD error envelope instead of handling the request.
+    Error {
+        /// HTTP status and `error_code`.
+        status: u16,
+        /// The `error` text.
+        message: String,
+    },
+    /// Handle the request, send the headers (with the full `Content-Length`) and half of the
+    /// body, then drop the connection.
+    ResetMidResponse,
+    /// Handle the request and send a well-formed HTTP reply whose JSON body is cut in half.
+    TruncatedJson,
+    /// Handle the request and send a well-formed HTTP reply whose body is malformed JSON.
+    MalformedJson,
+    /// Exec sessions started by the request lose their websockets (closed without a close
+    /// frame or barrier) once the command has started; the operation then fails.
+    CloseExecWebsocket,
+    /// Operations started by the request fail with this error (the action does not happen).
+    FailOperation(String),
+    /// Operations started by the request never finish; they can be cancelled
+    /// (`DELETE /1.0/operations/<id>`), which ends them as Cancelled.
+    StallOperation,
+}
+
+/// A [`Fault`] and the requests it applies to: every request unless narrowed by
+/// [`method`](FaultRule::method) and [`path`](FaultRule::path), forever unless limited by
+/// [`times`](FaultRule::times).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultRule {
+    fault: Fault,
+    method: Option<Method>,
+    path: Option<String>,
+    remaining: Option<u32>,
+}
+
+impl FaultRule {
+    /// A rule applying `fault` to every request.
+    pub fn new(fault: Fault) -> FaultRule {
+        FaultRule {
+            fault,
+            method: None,
+            path: None,
+            remaining: None,
+        }
+    }
+
+    /// Only requests with this HTTP method (`"GET"`, `"POST"`, ...).
+    pub fn method(mut self, method: &str) -> FaultRule {
+        self.method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).ok();
+        self
+    }
+
+    /// Only requests whose path is `prefix` or below it (`/1.0/instances` matches
+    /// `/1.0/instances` and `/1.0/instances/c1/state`, not `/1.0/instances-x`). The query is
+    /// not part of the path.
+    pub fn path(mut self, prefix: &str) -> FaultRule {
+        self.path = Some(prefix.trim_end_matches('/').to_string());
+        self
+    }
+
+    /// Only the next `n` matching requests; the rule then goes away.
+    pub fn times(mut self, n: u32) -> FaultRule {
+        self.remaining = Some(n);
+        self
+    }
+
+    fn matches(&self, method: &Method, path: &str) -> bool {
+        if self.method.as_ref().is_some_and(|m| m != method) {
+            return false;
+        }
+        match &self.path {
+            None => true,
+            Some(prefix) => {
+                path == prefix
+                    || (path.starts_with(prefix.as_str())
+                        && path.as_bytes().get(prefix.len()) == Some(&b'/'))
+            }
+        }
+    }
+}
+
+/// Identifies a rule added with [`Faults::add`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FaultId(u64);
+
+/// The fault rules of one server. Rules apply from the next request on.
+///
+/// ```no_run
+/// # async fn demo() {
+/// use lxd_testkit::{Fault, FaultRule, TestServer};
+///
+/// let server = TestServer::start().await.unwrap();
+/// let id = server.faults().add(FaultRule::new(Fault::StallOperation).path("/1.0/instances"));
+/// // ... a create now never finishes ...
+/// server.faults().remove(id);
+/// # }
+/// ```
+#[derive(Debug, Default)]
+pub struct Faults {
+    rules: Mutex<Vec<(FaultId, FaultRule)>>,
+    next: AtomicU64,
+}
+
+/// What the response side of a request must do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReplyFault {
+    Reset,
+    Truncated,
+    Malformed,
+}
+
+/// What a request's faults do to the work it starts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RequestFaults {
+    pub(crate) latency: Duration,
+    pub(crate) error: Option<(u16, String)>,
+    pub(crate) reply: Option<ReplyFault>,
+    pub(crate) close_exec_websocket: bool,
+    pub(crate) operation: Option<OperationFault>,
+}
+
+/// What happens to an operation a request starts.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum OperationFault {
+    Fail(String),
+    Stall,
+}
+
+impl Faults {
+    /// Adds a rule; it applies from the next request on.
+    pub fn add(&self, rule: FaultRule) -> FaultId {
+        let id = FaultId(self.next.fetch_add(1, Ordering::Relaxed));
+        self.rules.lock().expect("faults lock").push((id, rule));
+        id
+    }
+
+    /// Removes a rule (no-op if it is gone already).
+    pub fn remove(&self, id: FaultId) {
+        self.rules
+            .lock()
+            .expect("faults lock")
+            .retain(|(rule_id, _)| *rule_id != id);
+    }
+
+    /// Removes every rule.
+    pub fn clear(&self) {
+        self.rules.lock().expect("faults lock").clear();
+    }
+
+    /// How many rules are active.
+    pub fn len(&self) -> usize {
+        self.rules.lock().expect("faults lock").len()
+    }
+
+    /// Whether no rule is active.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Collects what the rules do to one request, using up counted rules.
+    pub(crate) fn for_request(&self, method: &Method, path: &str) -> RequestFaults {
+        let mut out = RequestFaults::default();
+        let mut rules = self.rules.lock().expect("faults lock");
+        for (_, rule) in rules.iter_mut() {
+            if rule.remaining == Some(0) || !rule.matches(method, path) {
+                continue;
+            }
+            if let Some(n) = rule.remaining.as_mut() {
+                *n -= 1;
+            }
+            match &rule.fault {
+                Fault::Latency(d) => out.latency += *d,
+                Fault::Error { status, message } => {
+                    out.error.get_or_insert((*status, message.clone()));
+                }
+                Fault::ResetMidResponse => {
+                    out.reply.get_or_insert(ReplyFault::Reset);
+                }
+                Fault::TruncatedJson => {
+                    out.reply.get_or_insert(ReplyFault::Truncated);
+                }
+                Fault::MalformedJson => {
+                    out.reply.get_or_insert(ReplyFault::Malformed);
+                }
+                Fault::CloseExecWebsocket => out.close_exec_websocket = true,
+                Fault::FailOperation(message) => {
+                    out.operation
+                        .get_or_insert(OperationFault::Fail(message.clone()));
+                }
+                Fault::StallOperation => {
+                    out.operation.get_or_insert(OperationFault::Stall);
+                }
+            }
+        }
+        rules.retain(|(_, rule)| rule.remaining != Some(0));
+        out
+    }
+}
+
+/// Applies a reply fault to a finished response: the body is read whole, then cut, broken, or
+/// sent half before an error that makes the server drop the connection.
+pub(crate) async fn break_reply(
+    fault: ReplyFault,
+    response: http::Response<Body>,
+) -> http::Response<Body> {
+    let (mut parts, body) = response.into_parts();
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    let body = match fault {
+        ReplyFault::Truncated => full(bytes.slice(..bytes.len() / 2)),
+        ReplyFault::Malformed => full(Bytes::from_static(
+            b"{\"type\":\"sync\",\"status\":\"Success\",\"status_code\":200,\"metadata\":{\"name\": ]\n",
+        )),
+        ReplyFault::Reset => {
+            parts.headers.insert(
+                http::header::CONTENT_LENGTH,
+                http::HeaderValue::from(bytes.len().max(2)),
+            );
+            let half = bytes.slice(..bytes.len() / 2);
+            // The first half goes out (and is flushed: the error comes a moment later), then
+            // the body fails, and hyper drops the connection mid-response.
+            let first = stream::once(async move {
+                Ok::<_, BoxError>(hyper::body::Frame::data(half))
+            });
+            let reset = stream::once(async {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                Err::<hyper::body::Frame<Bytes>, BoxError>(
+                    "connection reset by fault injection".into(),
+                )
+            });
+            StreamBody::new(first.chain(reset)).boxed_unsync()
+        }
+    };
+    http::Response::from_parts(parts, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_match_method_path_and_count() {
+        let faults = Faults::default();
+        faults.add(
+            FaultRule::new(Fault::Error {
+                status: 500,
+                message: "x".into(),
+            })
+            .method("delete")
+            .path("/1.0/instances/")
+            .times(1),
+        );
+        let id = faults.add(FaultRule::new(Fault::Latency(Duration::from_millis(5))));
+        faults.add(FaultRule::new(Fault::Latency(Duration::from_millis(7))).path("/1.0"));
+
+        let get = faults.for_request(&Method::GET, "/1.0/instances/c1");
+        assert_eq!(get.latency, Duration::from_millis(12));
+        assert_eq!(get.error, None);
+        assert!(
+            faults
+                .for_request(&Method::DELETE, "/1.0/instances-x")
+                .error
+                .is_none()
+        );
+        let delete = faults.for_request(&Method::DELETE, "/1.0/instances/c1");
+        assert_eq!(delete.error, Some((500, "x".into())));
+        // Used up.
+        assert!(
+            faults
+                .for_request(&Method::DELETE, "/1.0/instances/c1")
+                .error
+                .is_none()
+        );
+        assert_eq!(faults.len(), 2);
+        faults.remove(id);
+        assert_eq!(
+            faults.for_request(&Method::GET, "/").latency,
+            Duration::ZERO
+        );
+        faults.clear();
+        assert!(faults.is_empty());
+    }
+}

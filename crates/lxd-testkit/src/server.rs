@@ -1,0 +1,782 @@
+//! The server: its shared core, the unix socket and HTTPS listeners (every connection
+//! served concurrently, so an idle connection never holds up another), and [`TestServer`].
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::events::Events;
+use crate::faults::Faults;
+use crate::http::{ApiError, Body, Identity, Req, error_response, render};
+use crate::operations::Operations;
+use crate::seed::Seed;
+use crate::state::State;
+use crate::tls::ServerIdentity;
+
+/// The shared core every handler works on.
+pub(crate) struct Inner {
+    state: Mutex<State>,
+    pub(crate) ops: Arc<Operations>,
+    pub(crate) events: Arc<Events>,
+    pub(crate) faults: Faults,
+    pub(crate) identity: ServerIdentity,
+    /// Flips to true when the server stops; long-running tasks end then.
+    pub(crate) shutdown: watch::Sender<bool>,
+    /// What `environment.server_pid` says.
+    pub(crate) pid: i64,
+    /// (project, instance) whose processes all died (stop, restart): exec sessions end.
+    pub(crate) killed: tokio::sync::broadcast::Sender<(String, String)>,
+}
+
+impl Inner {
+    /// The state, locked. Never hold the guard across an `await`.
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Resolves when the server stops.
+    pub(crate) async fn stopped(&self) {
+        let mut rx = self.shutdown.subscribe();
+        let _ = rx.wait_for(|stopped| *stopped).await;
+    }
+}
+
+/// Why a server could not start.
+#[derive(Debug)]
+pub struct Error {
+    message: String,
+}
+
+impl Error {
+    pub(crate) fn new(message: impl Into<String>) -> Error {
+        Error {
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Configures a [`TestServer`] before it starts: where it lives, HTTPS, trust, and what it
+/// holds from the start (seeding).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), lxd_testkit::Error> {
+/// use lxd_testkit::{ImageSeed, TestServer};
+///
+/// let server = TestServer::builder()
+///     .https()
+///     .trust_password("s3cret")
+///     .image(ImageSeed::new("alpine").property("os", "alpine"))
+///     .profile("web", &[("limits.cpu", "2")])
+///     .project("dev")
+///     .cluster_member("node2")
+///     .start()
+///     .await?;
+/// println!("{}", server.https_url().unwrap());
+/// # Ok(()) }
+/// ```
+#[must_use]
+pub struct TestServerBuilder {
+    dir: Option<PathBuf>,
+    https: Option<SocketAddr>,
+    server_name: String,
+    operation_expiry: Duration,
+    seeds: Vec<Seed>,
+    busybox: bool,
+    trust_password: Option<String>,
+}
+
+impl std::fmt::Debug for TestServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServerBuilder")
+            .field("dir", &self.dir)
+            .field("https", &self.https)
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for TestServerBuilder {
+    fn default() -> Self {
+        TestServerBuilder {
+            dir: None,
+            https: None,
+            server_name: "lxd-testkit".into(),
+            operation_expiry: Duration::from_secs(5),
+            seeds: Vec::new(),
+            busybox: true,
+            trust_password: None,
+        }
+    }
+}
+
+impl TestServerBuilder {
+    /// Serves in `dir` (created if missing): the socket is `<dir>/unix.socket`, so
+    /// `LXD_DIR=<dir>` points `lxc` at it. `dir` is left in place when the server stops
+    /// (only the socket is removed). Default: a fresh directory under the system temp
+    /// directory, removed when the server stops. A unix socket path is limited to 107 bytes.
+    pub fn dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Also listens on HTTPS at `127.0.0.1` on a free port.
+    pub fn https(mut self) -> Self {
+        self.https = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        self
+    }
+
+    /// Also listens on HTTPS at `address`, which must be a loopback address (port 0 picks
+    /// a free port): the testkit never listens on the network.
+    pub fn https_address(mut self, address: SocketAddr) -> Self {
+        self.https = Some(address);
+        self
+    }
+
+    /// The server's name (`environment.server_name`, the first cluster member's name).
+    /// Default `lxd-testkit`.
+    pub fn server_name(mut self, name: &str) -> Self {
+        self.server_name = name.to_string();
+        self
+    }
+
+    /// How long finished operations stay listed (LXD: 5 seconds).
+    pub fn operation_expiry(mut self, expiry: Duration) -> Self {
+        self.operation_expiry = expiry;
+        self
+    }
+
+    /// Sets `core.trust_password`: HTTPS clients presenting it in `POST /1.0/certificates`
+    /// become trusted.
+    pub fn trust_password(mut self, password: &str) -> Self {
+        self.trust_password = Some(password.to_string());
+        self
+    }
+
+    /// Trusts this client certificate (PEM) from the start, under `name`.
+    pub fn trust_certificate(mut self, name: &str, pem: &str) -> Self {
+        self.seeds.push(Seed::Certificate {
+            name: name.to_string(),
+            pem: pem.to_string(),
+        });
+        self
+    }
+
+    /// Leaves out the default `busybox` image.
+    pub fn without_busybox(mut self) -> Self {
+        self.busybox = false;
+        self
+    }
+
+    /// Adds an image (with its aliases).
+    pub fn image(mut self, image: crate::ImageSeed) -> Self {
+        self.seeds.push(Seed::Image(image));
+        self
+    }
+
+    /// Adds a profile to the default project with these config keys.
+    pub fn profile(mut self, name: &str, config: &[(&str, &str)]) -> Self {
+        self.seeds
+            .push(Seed::Profile(crate::ProfileSeed::new(name).configs(config)));
+        self
+    }
+
+    /// Adds a profile described in full.
+    pub fn profile_seed(mut self, profile: crate::ProfileSeed) -> Self {
+        self.seeds.push(Seed::Profile(profile));
+        self
+    }
+
+    /// Adds a managed bridge network with these config keys.
+    pub fn network(mut self, name: &str, config: &[(&str, &str)]) -> Self {
+        self.seeds.push(Seed::Network {
+            name: name.to_string(),
+            config: pairs(config),
+        });
+        self
+    }
+
+    /// Adds a storage pool (driver `dir`) besides `default`.
+    pub fn storage_pool(mut self, name: &str, driver: &str) -> Self {
+        self.seeds.push(Seed::Pool {
+            name: name.to_string(),
+            driver: driver.to_string(),
+        });
+        self
+    }
+
+    /// Adds a project with LXD's default features (and its own `default` profile).
+    pub fn project(mut self, name: &str) -> Self {
+        self.seeds.push(Seed::Project {
+            name: name.to_string(),
+            config: Vec::new(),
+        });
+        self
+    }
+
+    /// Adds a project with these config keys (e.g. `features.images=false`).
+    pub fn project_with(mut self, name: &str, config: &[(&str, &str)]) -> Self {
+        self.seeds.push(Seed::Project {
+            name: name.to_string(),
+            config: pairs(config),
+        });
+        self
+    }
+
+    /// Makes the server a cluster and adds a member named `name` (simulated: it exists in
+    /// the API, instances can be placed on it with `?target=`).
+    pub fn cluster_member(mut self, name: &str) -> Self {
+        self.seeds.push(Seed::Member(name.to_string()));
+        self
+    }
+
+    /// Adds a warning (type, message) in the default project.
+    pub fn warning(mut self, kind: &str, message: &str) -> Self {
+        self.seeds.push(Seed::Warning {
+            kind: kind.to_string(),
+            message: message.to_string(),
+        });
+        self
+    }
+
+    /// Starts the server on the current tokio runtime.
+    pub async fn start(self) -> Result<TestServer, Error> {
+        TestServer::launch(self).await
+    }
+
+    /// Starts the server on a runtime of its own, for tests that are not async (a sync
+    /// client, a subprocess such as `lxc` or pylxd). Not for use inside an async context.
+    ///
+    /// ```
+    /// let server = lxd_testkit::TestServer::builder().start_blocking().unwrap();
+    /// assert!(server.socket_path().exists());
+    /// ```
+    pub fn start_blocking(self) -> Result<BlockingTestServer, Error> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("lxd-testkit")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::new(format!("starting a runtime: {e}")))?;
+        let server = runtime.block_on(self.start())?;
+        Ok(BlockingTestServer {
+            server: Some(server),
+            runtime: Some(runtime),
+        })
+    }
+}
+
+/// A [`TestServer`] running on a runtime of its own ([`TestServerBuilder::start_blocking`]).
+/// Dereferences to the server; stops (with its runtime) when dropped.
+#[derive(Debug)]
+pub struct BlockingTestServer {
+    server: Option<TestServer>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl std::ops::Deref for BlockingTestServer {
+    type Target = TestServer;
+
+    fn deref(&self) -> &TestServer {
+        self.server.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for BlockingTestServer {
+    fn drop(&mut self) {
+        drop(self.server.take());
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+fn pairs(config: &[(&str, &str)]) -> Vec<(String, String)> {
+    config
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A running in-process LXD imitation. Stops when dropped.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), lxd_testkit::Error> {
+/// let server = lxd_testkit::TestServer::start().await?;
+/// println!("LXD_DIR={}", server.dir().display());
+/// println!("socket {}", server.socket_path().display());
+/// # Ok(()) }
+/// ```
+pub struct TestServer {
+    inner: Arc<Inner>,
+    dir: PathBuf,
+    owns_dir: bool,
+    socket: PathBuf,
+    https: Option<SocketAddr>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServer")
+            .field("socket", &self.socket)
+            .field("https", &self.https)
+            .finish_non_exhaustive()
+    }
+}
+
+static INSTANCE: AtomicU32 = AtomicU32::new(0);
+
+impl TestServer {
+    /// Starts a server with the defaults: unix socket only, in a fresh temporary directory,
+    /// with the `busybox` image, the `default` profile, project and storage pool.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), lxd_testkit::Error> {
+    /// let server = lxd_testkit::TestServer::start().await?;
+    /// assert!(server.socket_path().ends_with("unix.socket"));
+    /// assert!(server.https_url().is_none());
+    /// # Ok(()) }
+    /// ```
+    pub async fn start() -> Result<TestServer, Error> {
+        TestServerBuilder::default().start().await
+    }
+
+    /// Configures a server before starting it.
+    pub fn builder() -> TestServerBuilder {
+        TestServerBuilder::default()
+    }
+
+    async fn launch(builder: TestServerBuilder) -> Result<TestServer, Error> {
+        let (dir, owns_dir) = match &builder.dir {
+            Some(dir) => (dir.clone(), false),
+            None => {
+                let dir = std::env::temp_dir().join(format!(
+                    "lxd-testkit-{}-{}",
+                    std::process::id(),
+                    INSTANCE.fetch_add(1, Ordering::Relaxed)
+                ));
+                (dir, true)
+            }
+        };
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::new(format!("creating {}: {e}", dir.display())))?;
+        let dir = dir.canonicalize().unwrap_or(dir);
+        let socket = dir.join("unix.socket");
+        if socket.as_os_str().len() > 107 {
+            return Err(Error::new(format!(
+                "{} is longer than a unix socket path may be (107 bytes)",
+                socket.display()
+            )));
+        }
+        let listener = bind_unix(&socket)?;
+
+        let identity = ServerIdentity::generate(&builder.server_name).map_err(Error::new)?;
+        write_identity(&dir, &identity)?;
+
+        let https_listener = match builder.https {
+            Some(address) => {
+                if !address.ip().is_loopback() {
+                    return Err(Error::new(format!(
+                        "{address} is not a loopback address: the testkit only listens locally"
+                    )));
+                }
+                Some(
+                    TcpListener::bind(address)
+                        .await
+                        .map_err(|e| Error::new(format!("binding {address}: {e}")))?,
+                )
+            }
+            None => None,
+        };
+        let https = match &https_listener {
+            Some(l) => Some(
+                l.local_addr()
+                    .map_err(|e| Error::new(format!("HTTPS address: {e}")))?,
+            ),
+            None => None,
+        };
+
+        let mut state = State::new(&builder.server_name, &dir.display().to_string());
+        if let Some(address) = https {
+            state
+                .config
+                .insert("core.https_address".into(), address.to_string());
+            state.addresses = vec![address.to_string()];
+        }
+        state.trust_password = builder.trust_password.clone();
+        crate::seed::apply_defaults(&mut state, builder.busybox);
+        for seed in &builder.seeds {
+            crate::seed::apply(&mut state, seed).map_err(Error::new)?;
+        }
+        let location = state.location();
+
+        let events = Arc::new(Events::new(&location));
+        let (shutdown, _) = watch::channel(false);
+        let ops = Arc::new(Operations::new(
+            events.clone(),
+            builder.operation_expiry,
+            &location,
+            shutdown.subscribe(),
+        ));
+        let inner = Arc::new(Inner {
+            state: Mutex::new(state),
+            ops,
+            events,
+            faults: Faults::default(),
+            identity,
+            shutdown,
+            pid: i64::from(std::process::id()),
+            killed: tokio::sync::broadcast::channel(64).0,
+        });
+
+        let mut tasks = vec![tokio::spawn(accept_unix(inner.clone(), listener))];
+        if let Some(listener) = https_listener {
+            let config = inner.identity.server_config().map_err(Error::new)?;
+            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+            tasks.push(tokio::spawn(accept_https(
+                inner.clone(),
+                listener,
+                acceptor,
+            )));
+        }
+        tracing::debug!(socket = %socket.display(), ?https, "lxd-testkit started");
+        Ok(TestServer {
+            inner,
+            dir,
+            owns_dir,
+            socket,
+            https,
+            tasks,
+        })
+    }
+
+    /// The server's directory: `LXD_DIR` for `lxc`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The unix socket (`<dir>/unix.socket`).
+    pub fn socket_path(&self) -> &Path {
+        &self.socket
+    }
+
+    /// The HTTPS address, when HTTPS is on.
+    pub fn https_address(&self) -> Option<SocketAddr> {
+        self.https
+    }
+
+    /// The HTTPS URL (`https://127.0.0.1:<port>`), when HTTPS is on.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), lxd_testkit::Error> {
+    /// let server = lxd_testkit::TestServer::builder().https().start().await?;
+    /// assert!(server.https_url().unwrap().starts_with("https://127.0.0.1:"));
+    /// assert_eq!(server.certificate_fingerprint().len(), 64);
+    /// # Ok(()) }
+    /// ```
+    pub fn https_url(&self) -> Option<String> {
+        self.https.map(|a| format!("https://{a}"))
+    }
+
+    /// The server certificate (PEM), also written to `<dir>/server.crt`.
+    pub fn certificate_pem(&self) -> &str {
+        &self.inner.identity.cert_pem
+    }
+
+    /// The SHA-256 fingerprint of the server certificate (64 hex digits).
+    pub fn certificate_fingerprint(&self) -> &str {
+        &self.inner.identity.fingerprint
+    }
+
+    /// The fault rules; see [`Faults`].
+    pub fn faults(&self) -> &Faults {
+        &self.inner.faults
+    }
+
+    /// Environment variables that point the `lxc` command at this server: `LXD_DIR` and
+    /// `LXD_SOCKET` (lxc 5.0 reads `LXD_SOCKET` first). Use `lxc --force-local` too.
+    ///
+    /// ```no_run
+    /// # async fn demo(server: lxd_testkit::TestServer) {
+    /// let status = std::process::Command::new("lxc")
+    ///     .args(["--force-local", "list"])
+    ///     .envs(server.lxc_env())
+    ///     .status()
+    ///     .unwrap();
+    /// assert!(status.success());
+    /// # }
+    /// ```
+    pub fn lxc_env(&self) -> Vec<(String, String)> {
+        vec![
+            ("LXD_DIR".into(), self.dir.display().to_string()),
+            ("LXD_SOCKET".into(), self.socket.display().to_string()),
+        ]
+    }
+
+    /// Trusts a client certificate (PEM) under `name`, as `lxc config trust add` does.
+    pub fn trust_certificate(&self, name: &str, pem: &str) -> Result<(), Error> {
+        crate::seed::apply(
+            &mut self.inner.state(),
+            &Seed::Certificate {
+                name: name.to_string(),
+                pem: pem.to_string(),
+            },
+        )
+        .map_err(Error::new)
+    }
+
+    /// Issues a certificate add token for a client named `name` (what `lxc config trust
+    /// add --name` prints). Needs HTTPS. Single use.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), lxd_testkit::Error> {
+    /// let server = lxd_testkit::TestServer::builder().https().start().await?;
+    /// let token = server.trust_token("laptop")?;
+    /// let decoded = lxd_testkit::proto::CertificateAddToken::decode(&token).unwrap();
+    /// assert_eq!(decoded.client_name, "laptop");
+    /// assert_eq!(decoded.fingerprint, server.certificate_fingerprint());
+    /// # Ok(()) }
+    /// ```
+    pub fn trust_token(&self, name: &str) -> Result<String, Error> {
+        crate::api::certificates::issue_token(&self.inner, name, None)
+            .map_err(|e| Error::new(e.message))
+    }
+
+    /// Adds an image while running.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = lxd_testkit::TestServer::start().await?;
+    /// server.add_image(lxd_testkit::ImageSeed::new("alpine"))?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// assert!(client.images().exists("alpine").await?);
+    /// # Ok(()) }
+    /// ```
+    pub fn add_image(&self, image: crate::ImageSeed) -> Result<(), Error> {
+        crate::seed::apply(&mut self.inner.state(), &Seed::Image(image)).map_err(Error::new)
+    }
+
+    /// The events the server has sent so far (operation, lifecycle and logging), oldest
+    /// first, whether or not anyone listened (the last 5,000 to 10,000 on a long run).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_testkit::proto::{EventPayload, LifecycleAction};
+    ///
+    /// let server = lxd_testkit::TestServer::start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// client.profiles().create(&lxd_client::proto::ProfilesPost {
+    ///     name: "web".into(),
+    ///     ..Default::default()
+    /// }).await?;
+    /// let created = server.events().into_iter().any(|event| matches!(
+    ///     &event.payload,
+    ///     EventPayload::Lifecycle(l) if l.action == LifecycleAction::ProfileCreated
+    /// ));
+    /// assert!(created);
+    /// # Ok(()) }
+    /// ```
+    pub fn events(&self) -> Vec<lxd_proto::Event> {
+        self.inner.events.history()
+    }
+
+    /// Names of the instances of `project`, for assertions.
+    pub fn instance_names(&self, project: &str) -> Vec<String> {
+        self.inner
+            .state()
+            .instances
+            .iter()
+            .filter(|i| i.project == project)
+            .map(|i| i.name.clone())
+            .collect()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.inner.shutdown.send_replace(true);
+        for task in &self.tasks {
+            task.abort();
+        }
+        let _ = std::fs::remove_file(&self.socket);
+        if self.owns_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Binds the unix socket, replacing a stale socket file but never a live server.
+fn bind_unix(path: &Path) -> Result<UnixListener, Error> {
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(Error::new(format!(
+                "{} is in use by a running server",
+                path.display()
+            )));
+        }
+        std::fs::remove_file(path)
+            .map_err(|e| Error::new(format!("removing stale {}: {e}", path.display())))?;
+    }
+    let listener = UnixListener::bind(path)
+        .map_err(|e| Error::new(format!("binding {}: {e}", path.display())))?;
+    // LXD's socket is group-accessible (it runs with --group); here only the owner needs it.
+    Ok(listener)
+}
+
+/// Writes `server.crt` and `server.key` like LXD does in its directory.
+fn write_identity(dir: &Path, identity: &ServerIdentity) -> Result<(), Error> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::write(dir.join("server.crt"), &identity.cert_pem)
+        .map_err(|e| Error::new(format!("writing server.crt: {e}")))?;
+    let mut key = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(dir.join("server.key"))
+        .map_err(|e| Error::new(format!("writing server.key: {e}")))?;
+    key.write_all(identity.key_pem.as_bytes())
+        .map_err(|e| Error::new(format!("writing server.key: {e}")))?;
+    Ok(())
+}
+
+async fn accept_unix(inner: Arc<Inner>, listener: UnixListener) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        tokio::spawn(serve_connection(inner.clone(), stream, Identity::Unix));
+    }
+}
+
+async fn accept_https(
+    inner: Arc<Inner>,
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+) {
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let inner = inner.clone();
+        let acceptor = acceptor.clone();
+        // The handshake runs in its own task: a client that connects and says nothing holds
+        // up nobody.
+        tokio::spawn(async move {
+            let handshake = tokio::time::timeout(Duration::from_secs(30), acceptor.accept(stream));
+            let Ok(Ok(tls)) = handshake.await else {
+                return;
+            };
+            let certificate = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .map(|cert| Arc::new(cert.to_vec()));
+            let identity = Identity::Tls {
+                fingerprint: certificate
+                    .as_deref()
+                    .map(|der| crate::util::sha256_hex(der)),
+                certificate,
+                address: peer.to_string(),
+            };
+            serve_connection(inner, tls, identity).await;
+        });
+    }
+}
+
+/// Serves one connection (HTTP/1.1, keep-alive, upgrades), until it closes or the server
+/// stops.
+async fn serve_connection<S>(inner: Arc<Inner>, stream: S, identity: Identity)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service_inner = inner.clone();
+    let service = service_fn(move |request: hyper::Request<Incoming>| {
+        let inner = service_inner.clone();
+        let identity = identity.clone();
+        async move { Ok::<_, Infallible>(handle(inner, identity, request).await) }
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .title_case_headers(true)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::select! {
+        _ = connection => {}
+        _ = inner.stopped() => {}
+    }
+}
+
+/// One request: faults, body, trust, the handler, the reply (and its faults).
+async fn handle(
+    inner: Arc<Inner>,
+    identity: Identity,
+    request: hyper::Request<Incoming>,
+) -> http::Response<Body> {
+    let (mut parts, body) = request.into_parts();
+    let mut req = Req::new(
+        parts.method.clone(),
+        parts.uri.path(),
+        parts.uri.query(),
+        std::mem::take(&mut parts.headers),
+        identity,
+    );
+    req.faults = inner.faults.for_request(&req.method, &req.path);
+    if !req.faults.latency.is_zero() {
+        tokio::time::sleep(req.faults.latency).await;
+    }
+    if let Some((status, message)) = req.faults.error.clone() {
+        return error_response(&ApiError::new(status, message));
+    }
+    if req.is_websocket() {
+        req.upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+    } else {
+        match body.collect().await {
+            Ok(collected) => req.body = collected.to_bytes(),
+            Err(e) => return error_response(&ApiError::bad_request(e.to_string())),
+        }
+    }
+    req.trusted = match &req.identity {
+        Identity::Unix => true,
+        Identity::Tls { fingerprint, .. } => fingerprint
+            .as_deref()
+            .is_some_and(|fp| inner.state().is_trusted(fp)),
+    };
+    let reply_fault = req.faults.reply;
+    tracing::debug!(method = %req.method, path = %req.path, "request");
+    let response = render(crate::api::handle(&inner, req).await);
+    match reply_fault {
+        Some(fault) => crate::faults::break_reply(fault, response).await,
+        None => response,
+    }
+}
