@@ -166,11 +166,7 @@ impl Certificates {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/certificates/certificate_get)
     pub async fn exists(&self, fingerprint: &str) -> Result<bool> {
-        match self.get(fingerprint).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
+        crate::error::found(self.get(fingerprint).await)
     }
 
     /// Adds a certificate to the trust store.

@@ -242,6 +242,16 @@ impl Error {
     }
 }
 
+/// Turns a lookup into an existence check: found is `true`, LXD's 404 is `false`, any other
+/// error stays an error (so "cannot tell" is never read as "absent").
+pub(crate) fn found<T>(lookup: Result<T>) -> Result<bool> {
+    match lookup {
+        Ok(_) => Ok(true),
+        Err(e) if e.is_not_found() => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// The client's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

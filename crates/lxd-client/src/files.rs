@@ -693,11 +693,7 @@ impl Files {
     /// # Ok(()) }
     /// ```
     pub async fn exists(&self, path: &str) -> Result<bool> {
-        match self.stat(path).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
+        crate::error::found(self.stat(path).await)
     }
 
     /// The names of a directory's entries (not `.` and `..`), following symlinks.

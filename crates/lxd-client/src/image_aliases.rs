@@ -91,11 +91,7 @@ impl ImageAliases {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/image_alias_get)
     pub async fn exists(&self, name: &str) -> Result<bool> {
-        match self.get(name).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
+        crate::error::found(self.get(name).await)
     }
 
     /// Creates an alias for the image with this (full) fingerprint; an existing name is

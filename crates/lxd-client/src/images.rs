@@ -174,11 +174,7 @@ impl Images {
             }
         }
         validate_alias_name(fingerprint_or_alias)?;
-        match self.aliases().get(fingerprint_or_alias).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
+        crate::error::found(self.aliases().get(fingerprint_or_alias).await)
     }
 
     /// The image as an [`ImageObject`] to edit and [`save`](ImageObject::save).

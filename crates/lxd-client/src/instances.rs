@@ -244,11 +244,7 @@ impl Instances {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_get)
     pub async fn exists(&self, name: &str) -> Result<bool> {
-        match self.get(name).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
+        crate::error::found(self.get(name).await)
     }
 
     /// The instance as an [`InstanceObject`]: its data, its ETag, dirty tracking and saves.

@@ -132,11 +132,7 @@ impl NetworkAcls {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/network-acls/network_acl_get)
     pub async fn exists(&self, name: &str) -> Result<bool> {
-        match self.get(name).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
+        crate::error::found(self.get(name).await)
     }
 
     /// Creates an ACL; the name is checked first (a host name, so rules can tell it from an

@@ -155,11 +155,7 @@ impl NetworkForwards {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/network-forwards/network_forward_get)
     pub async fn exists(&self, listen_address: &str) -> Result<bool> {
-        match self.get(listen_address).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
+        crate::error::found(self.get(listen_address).await)
     }
 
     /// Creates a forward.

@@ -125,11 +125,7 @@ impl Networks {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/networks/network_get)
     pub async fn exists(&self, name: &str) -> Result<bool> {
-        match self.get(name).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
+        crate::error::found(self.get(name).await)
     }
 
     /// Creates a network. The name is checked before anything is sent; a duplicate name is

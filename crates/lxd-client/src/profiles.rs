@@ -119,11 +119,7 @@ impl Profiles {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/profiles/profile_get)
     pub async fn exists(&self, name: &str) -> Result<bool> {
-        match self.get(name).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
+        crate::error::found(self.get(name).await)
     }
 
     /// Creates a profile; the name is checked first, a duplicate is LXD's conflict error and

@@ -116,11 +116,7 @@ impl Projects {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/projects/project_get)
     pub async fn exists(&self, name: &str) -> Result<bool> {
-        match self.get(name).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
+        crate::error::found(self.get(name).await)
     }
 
     /// Creates a project. Without `features.*` in `config`, LXD 5.0 gives it its own images,

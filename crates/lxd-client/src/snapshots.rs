@@ -130,11 +130,7 @@ impl InstanceSnapshots {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_snapshot_get)
     pub async fn exists(&self, snapshot: &str) -> Result<bool> {
-        match self.get(snapshot).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
+        crate::error::found(self.get(snapshot).await)
     }
 
     /// Takes a snapshot (name, stateful, expiry; an empty name lets LXD pick `snapN`).

@@ -118,11 +118,7 @@ impl StoragePools {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/storage/storage_pool_get)
     pub async fn exists(&self, name: &str) -> Result<bool> {
-        match self.get(name).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
+        crate::error::found(self.get(name).await)
     }
 
     /// Creates a pool from its whole definition (name, driver, description, config). An

@@ -230,11 +230,7 @@ impl StorageVolumes {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/storage/storage_pool_volume_type_get)
     pub async fn exists(&self, volume_type: StorageVolumeType, name: &str) -> Result<bool> {
-        match self.get(volume_type, name).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
+        crate::error::found(self.get(volume_type, name).await)
     }
 
     /// Creates a volume of `request.volume_type` (custom by default): empty, or a copy when
@@ -599,11 +595,7 @@ impl StorageVolumeSnapshots {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/storage/storage_pool_volumes_type_snapshot_get)
     pub async fn exists(&self, snapshot: &str) -> Result<bool> {
-        match self.get(snapshot).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
+        crate::error::found(self.get(snapshot).await)
     }
 
     /// Takes a snapshot named `name`; see [`create_with`](Self::create_with) for an expiry.

@@ -103,11 +103,7 @@ impl Warnings {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/warnings/warning_get)
     pub async fn exists(&self, uuid: &str) -> Result<bool> {
-        match self.get(uuid).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
+        crate::error::found(self.get(uuid).await)
     }
 
     /// Sets the warning's status (`PUT`; LXD accepts `acknowledged` and `new`).
