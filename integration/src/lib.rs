@@ -28,6 +28,8 @@ pub struct Env {
     pub image: String,
     /// The project to work in.
     pub project: String,
+    /// Which server: `lxd` or `incus` (`LXD_IT_SERVER`; LXD when unset).
+    pub server: String,
 }
 
 /// Reads the harness's environment. Outside `cargo xtask integration` it prints a loud SKIP
@@ -54,6 +56,7 @@ pub fn env(test: &str) -> Option<Env> {
             .unwrap_or_else(|e| panic!("reading LXD_IT_SERVER_CERT={cert_path}: {e}")),
         image: var("LXD_IT_IMAGE").unwrap_or_else(|| "busybox".into()),
         project: var("LXD_IT_PROJECT").unwrap_or_else(|| "default".into()),
+        server: var("LXD_IT_SERVER").unwrap_or_else(|| "lxd".into()),
     })
 }
 
@@ -69,6 +72,20 @@ macro_rules! require {
 }
 
 impl Env {
+    /// Whether the daemon is Incus (LXD's fork) rather than LXD.
+    pub fn is_incus(&self) -> bool {
+        self.server == "incus"
+    }
+
+    /// Skips (loudly, with the reason) on Incus: for what Incus does not have or does
+    /// differently in a way the test cannot express. Returns whether the caller must return.
+    pub fn skip_on_incus(&self, test: &str, reason: &str) -> bool {
+        if self.is_incus() {
+            eprintln!("SKIPPED {test} on Incus: {reason}");
+        }
+        self.is_incus()
+    }
+
     /// A unix-socket client scoped to the test project.
     pub fn client(&self) -> Client {
         let client = Client::unix(&self.socket).expect("unix client");
@@ -127,4 +144,189 @@ pub fn fresh_identity(name: &str) -> (String, String) {
         .self_signed(&key)
         .expect("cert");
     (cert.pem(), key.serialize_pem())
+}
+
+// ---------------------------------------------------------------------------------------
+// The other servers: a second standalone daemon and a three-member cluster
+
+/// Another real server started by the harness (the second daemon, or a cluster member).
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// Its name: `second`, or the cluster member's name (`node3`...).
+    pub name: String,
+    /// Its unix socket (we run as root, so it is trusted there).
+    pub socket: PathBuf,
+    /// Its HTTPS address (`127.0.0.x:PORT`).
+    pub https: String,
+    /// The certificate it serves (PEM): its own, or the cluster's.
+    pub server_cert: Vec<u8>,
+}
+
+/// The harness's cluster: its members in order, and its storage pool.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    /// The members (`node3`, `node4`, `node5`).
+    pub members: Vec<Peer>,
+    /// The storage pool every member has.
+    pub pool: String,
+}
+
+/// Why the peers are absent, if the harness said they are (`--socket`, `--no-peers`); then
+/// their tests skip loudly with that reason. Otherwise a missing variable fails the test.
+fn peers_absent(test: &str) -> bool {
+    match std::env::var("LXD_IT_NO_PEERS") {
+        Ok(reason) if !reason.is_empty() => {
+            eprintln!("SKIPPED {test}: {reason}");
+            true
+        }
+        _ => false,
+    }
+}
+
+fn need(key: &str) -> String {
+    std::env::var(key)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| panic!("{key} is not set (the harness started the peers)"))
+}
+
+fn read_pem(key: &str) -> Vec<u8> {
+    let path = need(key);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {key}={path}: {e}"))
+}
+
+/// The second standalone server, or `None` after a loud skip (outside the harness, or when
+/// the harness started no peers).
+pub fn second(test: &str) -> Option<Peer> {
+    env(test)?;
+    if peers_absent(test) {
+        return None;
+    }
+    Some(Peer {
+        name: "second".into(),
+        socket: need("LXD_IT_SECOND_SOCKET").into(),
+        https: need("LXD_IT_SECOND_HTTPS"),
+        server_cert: read_pem("LXD_IT_SECOND_CERT"),
+    })
+}
+
+/// The cluster, or `None` after a loud skip (as for [`second`]).
+pub fn cluster(test: &str) -> Option<Cluster> {
+    env(test)?;
+    if peers_absent(test) {
+        return None;
+    }
+    let list = |key: &str| need(key).split(',').map(str::to_owned).collect::<Vec<_>>();
+    let (names, sockets, https) = (
+        list("LXD_IT_CLUSTER_MEMBERS"),
+        list("LXD_IT_CLUSTER_SOCKETS"),
+        list("LXD_IT_CLUSTER_HTTPS"),
+    );
+    assert!(
+        names.len() == sockets.len() && names.len() == https.len(),
+        "LXD_IT_CLUSTER_* lists differ in length"
+    );
+    let cert = read_pem("LXD_IT_CLUSTER_CERT");
+    let members = names
+        .into_iter()
+        .zip(sockets)
+        .zip(https)
+        .map(|((name, socket), https)| Peer {
+            name,
+            socket: socket.into(),
+            https,
+            server_cert: cert.clone(),
+        })
+        .collect();
+    Some(Cluster {
+        members,
+        pool: need("LXD_IT_CLUSTER_POOL"),
+    })
+}
+
+/// Skips the test (loudly) unless the second server is there: `let (env, second) =
+/// require_second!();`
+#[macro_export]
+macro_rules! require_second {
+    () => {
+        match ($crate::env(module_path!()), $crate::second(module_path!())) {
+            (Some(env), Some(second)) => (env, second),
+            _ => return,
+        }
+    };
+}
+
+/// Skips the test (loudly) unless the cluster is there: `let cluster = require_cluster!();`
+#[macro_export]
+macro_rules! require_cluster {
+    () => {
+        match $crate::cluster(module_path!()) {
+            Some(cluster) => cluster,
+            None => return,
+        }
+    };
+}
+
+impl Peer {
+    /// A unix-socket client (trusted: we are root).
+    pub fn client(&self) -> Client {
+        Client::unix(&self.socket).expect("unix client")
+    }
+
+    /// An HTTPS builder pinned to the peer's certificate, with no client certificate.
+    pub fn https_builder(&self) -> lxd_client::ClientBuilder {
+        Client::https(self.https.clone()).server_certificate_pem(&self.server_cert)
+    }
+
+    /// An HTTPS client with a fresh identity that the peer trusts (added over its socket);
+    /// call [`Trusted::forget`] at the end of the test to remove it again.
+    pub async fn trusted_https(&self, name: &str) -> Trusted {
+        let (cert, key) = fresh_identity(name);
+        self.client()
+            .certificates()
+            .add(&lxd_client::proto::CertificatesPost {
+                name: name.to_string(),
+                certificate: cert.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("trusting a fresh identity over the unix socket");
+        let client = self
+            .https_builder()
+            .client_certificate_pem(cert.as_bytes(), key.as_bytes())
+            .build()
+            .expect("https client");
+        Trusted {
+            client,
+            cert,
+            peer: self.clone(),
+        }
+    }
+}
+
+/// An HTTPS client trusted by a peer for one test.
+pub struct Trusted {
+    /// The client.
+    pub client: Client,
+    /// Its certificate (PEM).
+    pub cert: String,
+    peer: Peer,
+}
+
+impl Trusted {
+    /// Removes the certificate from the peer's trust store.
+    pub async fn forget(self) {
+        let fingerprint = lxd_client::transport::Fingerprint::of_pem(self.cert.as_bytes())
+            .expect("certificate PEM");
+        self.peer
+            .client()
+            .raw(
+                lxd_client::Method::DELETE,
+                format!("/1.0/certificates/{fingerprint}"),
+            )
+            .without_project()
+            .send()
+            .await
+            .expect("deleting the test certificate");
+    }
 }

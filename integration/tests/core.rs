@@ -20,12 +20,15 @@ async fn server_info_over_unix_socket() {
         "the unix socket is trusted: {}",
         server.auth
     );
-    assert_eq!(server.environment.server, "lxd");
+    assert_eq!(server.environment.server, env.server);
+    let major = if env.is_incus() { '6' } else { '5' };
     assert!(
-        server.environment.server_version.starts_with('5'),
-        "LXD 5.x expected, got {}",
+        server.environment.server_version.starts_with(major),
+        "{} {major}.x expected, got {}",
+        env.server,
         server.environment.server_version
     );
+    assert_eq!(client.flavor().await.unwrap().name(), env.server);
     assert!(!server.environment.certificate.is_empty());
     assert_eq!(server.environment.certificate_fingerprint.len(), 64);
     assert!(
@@ -60,7 +63,7 @@ async fn extension_checks_name_what_is_missing() {
     assert!(err.is_missing_extension(), "{err:?}");
     let text = err.to_string();
     assert!(
-        text.contains("no_such_extension_xyz") && text.contains("lxd"),
+        text.contains("no_such_extension_xyz") && text.contains(&env.server),
         "{text}"
     );
 }
@@ -162,8 +165,11 @@ async fn create_from_missing_alias_fails_with_lxd_message() {
     };
     let err = result.expect_err("creating from a missing alias must fail");
     let message = err.lxd_message().expect("LXD's own message").to_lowercase();
+    // Incus 6.0 words it differently: "Image not provided for instance creation".
     assert!(
-        message.contains("no-such-alias-xyz") || message.contains("not found"),
+        message.contains("no-such-alias-xyz")
+            || message.contains("not found")
+            || (env.is_incus() && message.contains("image not provided")),
         "{err}"
     );
     assert!(!client.instances().exists(&name).await.unwrap());

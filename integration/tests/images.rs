@@ -319,6 +319,47 @@ async fn split_image_upload_and_export() {
     .await;
 }
 
+/// A virtual-machine image (metadata tarball + a qcow2 `rootfs.img`, sent as the multipart
+/// field `rootfs.img`): LXD 5.0.2 stores it as a `virtual-machine` image even on a host that
+/// cannot run VMs, and exports both parts back byte for byte.
+#[tokio::test]
+async fn vm_image_upload_and_export() {
+    let env = require!();
+    let client = env.client();
+    let images = client.images();
+    let scratch = Scratch::new("lxdrs-img-vm");
+    let tag = unique("vm");
+    layout(&scratch.0, &tag);
+    let meta = tar(&scratch.0, "meta.tar.gz", &["metadata.yaml"]);
+    let disk = scratch.0.join("rootfs.img");
+    run(Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(&disk)
+        .arg("16M"));
+    let expected = sha256_of(&[&meta, &disk]);
+    let upload = ImageUpload::vm_from_paths(&meta, &disk)
+        .await
+        .unwrap()
+        .expect_fingerprint(&expected);
+    let image = images.upload_and_wait(upload).await.unwrap();
+    cleaning(&client, &expected.clone(), async {
+        assert_eq!(image.fingerprint, expected);
+        assert_eq!(
+            image.image_type,
+            lxd_client::proto::InstanceType::VirtualMachine
+        );
+        let (mut m, mut r) = (Vec::new(), Vec::new());
+        images
+            .export_split_to_writers(&expected, &mut m, &mut r)
+            .await
+            .unwrap();
+        assert_eq!(m, std::fs::read(&meta).unwrap());
+        assert_eq!(r, std::fs::read(&disk).unwrap());
+        images.delete_and_wait(&expected).await.unwrap();
+    })
+    .await;
+}
+
 /// A stream of unknown length (an `AsyncRead`) uploads too; `upload` returns the operation.
 #[tokio::test]
 async fn upload_from_reader_returns_an_operation() {
@@ -537,65 +578,114 @@ fn tar_plain(dir: &Path) -> PathBuf {
     path
 }
 
+/// What a route answers: (headers, body), or `None` for 404.
+type Reply = Option<(Vec<(String, String)>, Vec<u8>)>;
+type Routes = dyn Fn(&str, u16) -> Reply + Send + Sync;
+
 /// A minimal HTTP/1.1 server on 127.0.0.1 for LXD to download from: `routes` maps a path to
 /// (headers, body); every request is recorded as "METHOD path". One request per connection.
 async fn serve(
-    routes: impl Fn(&str, u16) -> Option<(Vec<(String, String)>, Vec<u8>)> + Send + Sync + 'static,
+    routes: impl Fn(&str, u16) -> Reply + Send + Sync + 'static,
 ) -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    serve_with(None, Arc::new(routes)).await
+}
+
+/// [`serve`] over TLS with a fresh self-signed certificate for 127.0.0.1; returns its PEM.
+async fn serve_https(
+    routes: impl Fn(&str, u16) -> Reply + Send + Sync + 'static,
+) -> (u16, Arc<std::sync::Mutex<Vec<String>>>, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    let cert = params.self_signed(&key).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let (port, log) = serve_with(Some(acceptor), Arc::new(routes)).await;
+    (port, log, cert.pem())
+}
+
+async fn serve_with(
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    routes: Arc<Routes>,
+) -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let log = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = log.clone();
-    let routes = Arc::new(routes);
     tokio::spawn(async move {
         loop {
-            let Ok((mut conn, _)) = listener.accept().await else {
+            let Ok((conn, _)) = listener.accept().await else {
                 return;
             };
             let routes = routes.clone();
             let seen = seen.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    if conn.read(&mut byte).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    head.push(byte[0]);
+                match tls {
+                    // A failed handshake (LXD refusing our certificate) is recorded too.
+                    Some(tls) => match tls.accept(conn).await {
+                        Ok(conn) => answer(conn, &*routes, &seen, port).await,
+                        Err(e) => seen.lock().unwrap().push(format!("TLS refused: {e}")),
+                    },
+                    None => answer(conn, &*routes, &seen, port).await,
                 }
-                let head = String::from_utf8_lossy(&head).into_owned();
-                let mut words = head.split_whitespace();
-                let method = words.next().unwrap_or("").to_string();
-                let path = words.next().unwrap_or("").to_string();
-                seen.lock().unwrap().push(format!("{method} {path}"));
-                let reply = match routes(&path, port) {
-                    Some((headers, body)) => {
-                        let mut text = format!(
-                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n",
-                            body.len()
-                        );
-                        for (k, v) in headers {
-                            text.push_str(&format!("{k}: {v}\r\n"));
-                        }
-                        text.push_str("\r\n");
-                        let mut reply = text.into_bytes();
-                        if method != "HEAD" {
-                            reply.extend(body);
-                        }
-                        reply
-                    }
-                    None => {
-                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                            .to_vec()
-                    }
-                };
-                let _ = conn.write_all(&reply).await;
-                let _ = conn.shutdown().await;
             });
         }
     });
     (port, log)
+}
+
+async fn answer<S>(mut conn: S, routes: &Routes, seen: &std::sync::Mutex<Vec<String>>, port: u16)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if conn.read(&mut byte).await.unwrap_or(0) == 0 {
+            return;
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let mut words = head.split_whitespace();
+    let method = words.next().unwrap_or("").to_string();
+    let path = words.next().unwrap_or("").to_string();
+    seen.lock().unwrap().push(format!("{method} {path}"));
+    let reply = match routes(&path, port) {
+        Some((headers, body)) => {
+            let mut text = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n",
+                body.len()
+            );
+            for (k, v) in headers {
+                text.push_str(&format!("{k}: {v}\r\n"));
+            }
+            text.push_str("\r\n");
+            let mut reply = text.into_bytes();
+            if method != "HEAD" {
+                reply.extend(body);
+            }
+            reply
+        }
+        None => {
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+        }
+    };
+    let _ = conn.write_all(&reply).await;
+    let _ = conn.shutdown().await;
 }
 
 /// `source.type = url` over plain HTTP on 127.0.0.1: LXD 5.0.2 sends `HEAD` to the URL,
@@ -611,12 +701,14 @@ async fn image_from_a_url() {
     let expected = sha256_of(&[&tarball]);
     let content = std::fs::read(&tarball).unwrap();
     let fp = expected.clone();
+    // Incus renamed the headers: Incus-Image-Hash and Incus-Image-URL.
+    let prefix = if env.is_incus() { "Incus" } else { "LXD" };
     let (port, log) = serve(move |path, port| match path {
         "/busybox" => Some((
             vec![
-                ("LXD-Image-Hash".into(), fp.clone()),
+                (format!("{prefix}-Image-Hash"), fp.clone()),
                 (
-                    "LXD-Image-URL".into(),
+                    format!("{prefix}-Image-URL"),
                     format!("http://127.0.0.1:{port}/image.tar.gz"),
                 ),
             ],
@@ -685,49 +777,12 @@ async fn image_from_simplestreams() {
     let expected = sha256_of(&[&tarball]);
     let content = std::fs::read(&tarball).unwrap();
     let remote_alias = unique("ssbb");
-    let index = serde_json::json!({
-        "format": "index:1.0",
-        "index": {"images": {
-            "datatype": "image-downloads",
-            "path": "streams/v1/images.json",
-            "format": "products:1.0",
-            "products": ["busybox:static:amd64:default"],
-        }},
-    });
-    let products = serde_json::json!({
-        "content_id": "images",
-        "datatype": "image-downloads",
-        "format": "products:1.0",
-        "products": {"busybox:static:amd64:default": {
-            "aliases": remote_alias,
-            "arch": "amd64",
-            "os": "busybox",
-            "release": "static",
-            "release_title": "static",
-            "variant": "default",
-            "versions": {"20260101_00:00": {"items": {"lxd_combined.tar.gz": {
-                "ftype": "lxd_combined.tar.gz",
-                "path": "images/busybox.tar.gz",
-                "sha256": expected,
-                "size": content.len(),
-            }}}},
-        }},
-    });
-    let (index, products) = (index.to_string(), products.to_string());
-    let (port, log) = serve(move |path, _| {
-        let json = |s: &str| {
-            Some((
-                vec![("Content-Type".into(), "application/json".into())],
-                s.as_bytes().to_vec(),
-            ))
-        };
-        match path {
-            "/streams/v1/index.json" => json(&index),
-            "/streams/v1/images.json" => json(&products),
-            "/images/busybox.tar.gz" => Some((Vec::new(), content.clone())),
-            _ => None,
-        }
-    })
+    let (port, log) = serve(simplestreams(
+        &env.server,
+        &remote_alias,
+        &expected,
+        content,
+    ))
     .await;
     let server = format!("http://127.0.0.1:{port}");
     let alias = unique("img-ss");
@@ -773,6 +828,12 @@ async fn split_image_from_simplestreams() {
         std::fs::read(&rootfs).unwrap(),
     );
     let remote_alias = unique("sssplit");
+    // Incus names the metadata item `incus.tar.xz`.
+    let meta_ftype = if env.is_incus() {
+        "incus.tar.xz"
+    } else {
+        "lxd.tar.xz"
+    };
     let index = serde_json::json!({
         "format": "index:1.0",
         "index": {"images": {
@@ -793,8 +854,8 @@ async fn split_image_from_simplestreams() {
             "release": "split",
             "variant": "default",
             "versions": {"20260101_00:00": {"items": {
-                "lxd.tar.xz": {
-                    "ftype": "lxd.tar.xz",
+                meta_ftype: {
+                    "ftype": meta_ftype,
                     "path": "images/meta.tar.gz",
                     "sha256": sha256_of_bytes(&meta),
                     "size": meta.len(),
@@ -845,4 +906,117 @@ fn sha256_of_bytes(data: &[u8]) -> String {
     let path = dir.0.join("data");
     std::fs::write(&path, data).unwrap();
     sha256_of(&[&path])
+}
+
+/// A simplestreams catalogue (`streams/v1/index.json`, `images.json`) with one unified
+/// product under `alias`, and the tarball itself, as routes for [`serve`]. The item's
+/// `ftype` is `lxd_combined.tar.gz`, or for Incus (`server`) `incus_combined.tar.gz`.
+fn simplestreams(
+    server: &str,
+    alias: &str,
+    sha256: &str,
+    content: Vec<u8>,
+) -> impl Fn(&str, u16) -> Reply + Send + Sync + 'static {
+    let combined = format!("{server}_combined.tar.gz");
+    let index = serde_json::json!({
+        "format": "index:1.0",
+        "index": {"images": {
+            "datatype": "image-downloads",
+            "path": "streams/v1/images.json",
+            "format": "products:1.0",
+            "products": ["busybox:static:amd64:default"],
+        }},
+    });
+    let products = serde_json::json!({
+        "content_id": "images",
+        "datatype": "image-downloads",
+        "format": "products:1.0",
+        "products": {"busybox:static:amd64:default": {
+            "aliases": alias,
+            "arch": "amd64",
+            "os": "busybox",
+            "release": "static",
+            "release_title": "static",
+            "variant": "default",
+            "versions": {"20260101_00:00": {"items": {combined.clone(): {
+                "ftype": combined,
+                "path": "images/busybox.tar.gz",
+                "sha256": sha256,
+                "size": content.len(),
+            }}}},
+        }},
+    });
+    let (index, products) = (index.to_string(), products.to_string());
+    move |path, _| {
+        let json = |s: &str| {
+            Some((
+                vec![("Content-Type".into(), "application/json".into())],
+                s.as_bytes().to_vec(),
+            ))
+        };
+        match path {
+            "/streams/v1/index.json" => json(&index),
+            "/streams/v1/images.json" => json(&products),
+            "/images/busybox.tar.gz" => Some((Vec::new(), content.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// simplestreams over HTTPS with a self-signed certificate: LXD 5.0.2 verifies it (without
+/// `certificate` the download is refused), and pins the PEM given in `certificate`.
+#[tokio::test]
+async fn image_from_simplestreams_over_https_pins_the_certificate() {
+    let env = require!();
+    let client = env.client();
+    let images = client.images();
+    let scratch = Scratch::new("lxdrs-img-sss");
+    let tarball = unified(&scratch.0, &unique("sss"));
+    let expected = sha256_of(&[&tarball]);
+    let content = std::fs::read(&tarball).unwrap();
+    let remote_alias = unique("sssbb");
+    let (port, log, cert) = serve_https(simplestreams(
+        &env.server,
+        &remote_alias,
+        &expected,
+        content,
+    ))
+    .await;
+    let server = format!("https://127.0.0.1:{port}");
+    let request = |certificate: &str| {
+        let mut source = ImagesPostSource::simplestreams(&server, &remote_alias);
+        source.certificate = certificate.to_string();
+        ImagesPost {
+            source: Some(source),
+            ..Default::default()
+        }
+    };
+
+    // No certificate given: a self-signed server is not trusted.
+    let err = images.create_and_wait(&request("")).await.unwrap_err();
+    eprintln!("without certificate: {err}");
+    assert!(err.is_operation_failed() || err.is_bad_request(), "{err:?}");
+    assert!(
+        err.to_string().contains("certificate"),
+        "a TLS refusal: {err}"
+    );
+    assert!(!images.exists(&expected).await.unwrap());
+
+    // Another certificate pinned: refused as well.
+    let (other, _) = lxd_integration::fresh_identity("other");
+    let err = images.create_and_wait(&request(&other)).await.unwrap_err();
+    eprintln!("with another certificate: {err}");
+    assert!(!images.exists(&expected).await.unwrap());
+
+    // The server's own certificate pinned: downloaded and checked.
+    let result = images.create_and_wait(&request(&cert)).await;
+    cleaning(&client, &expected.clone(), async {
+        eprintln!("requests: {:?}", log.lock().unwrap());
+        let image = result.expect("simplestreams over HTTPS with the pinned certificate");
+        assert_eq!(image.fingerprint, expected);
+        let source = image.update_source.expect("update_source");
+        assert_eq!(source.server, server);
+        assert_eq!(source.certificate.trim(), cert.trim());
+    })
+    .await;
 }

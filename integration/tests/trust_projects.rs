@@ -247,6 +247,12 @@ async fn join_token_is_used_over_https_and_another_is_revoked() {
 #[tokio::test]
 async fn trust_password_lets_a_client_add_itself_then_is_removed() {
     let env = require!();
+    if env.skip_on_incus(
+        "trust_password_lets_a_client_add_itself_then_is_removed",
+        "Incus has no core.trust_password (tokens only; see join_token_is_used_over_https_and_another_is_revoked)",
+    ) {
+        return;
+    }
     let root = env.client();
     let password = unique("it-pw");
     let name = unique("it-pwcert");
@@ -344,14 +350,19 @@ async fn server_config_put_and_patch_with_etags_and_resources() {
             https_address
         );
 
-        let err = client
-            .set_server_config("no.such.key", "1")
-            .await
-            .unwrap_err();
-        assert!(
-            err.lxd_message().unwrap().contains("no.such.key"),
-            "{err:?}"
-        );
+        // Incus 6.0.4 refuses an unknown key too, but its rejected PATCH /1.0 wipes the
+        // whole server config (core.https_address included; shown with curl), which would
+        // take this daemon off the network for every later test: not sent there.
+        if !env.is_incus() {
+            let err = client
+                .set_server_config("no.such.key", "1")
+                .await
+                .unwrap_err();
+            assert!(
+                err.lxd_message().unwrap().contains("no.such.key"),
+                "{err:?}"
+            );
+        }
 
         let resources = client.resources().await.unwrap();
         assert!(resources.cpu.total >= 1, "{:?}", resources.cpu);
@@ -601,6 +612,36 @@ async fn project_lifecycle_scoping_and_an_instance_invisible_from_default() {
 async fn warnings_are_listed_acknowledged_and_deleted() {
     let env = require!();
     let root = Client::unix(&env.socket).unwrap();
+    if env.is_incus() {
+        // Incus has no testing endpoint to make a warning: work on one the daemon made at
+        // start (this harness's host lacks AppArmor and blkio weights), and put it back.
+        // Deleting is not proven on Incus.
+        let warnings = root.warnings();
+        let listed = warnings.list().await.unwrap();
+        let warning = listed.first().expect("the daemon's own start-up warnings");
+        assert_eq!(
+            warnings.get(&warning.uuid).await.unwrap().uuid,
+            warning.uuid
+        );
+        warnings.acknowledge(&warning.uuid).await.unwrap();
+        let acked = warnings.get(&warning.uuid).await.unwrap();
+        assert_eq!(acked.status, WarningStatus::Acknowledged);
+        warnings
+            .update(
+                &warning.uuid,
+                &WarningPut {
+                    status: warning.status.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            warnings.get(&warning.uuid).await.unwrap().status,
+            warning.status
+        );
+        return;
+    }
     let project = unique("it-warn");
     root.projects()
         .create(&ProjectsPost {

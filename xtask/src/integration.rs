@@ -8,19 +8,24 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::image::{self, Owner};
-use crate::lxd::{self, Daemon, Lxc};
+use crate::lxd::{self, Daemon, Kind, Lxc};
+use crate::peers::Peers;
 use crate::util::{self, Context, Error, Result, TempDir, say, secs};
 
 #[derive(Default, Debug)]
 pub struct Options {
     pub keep: bool,
+    /// Skip the second server and the cluster (their tests then skip, saying so).
+    pub no_peers: bool,
+    /// LXD (default) or Incus.
+    pub server: Kind,
     pub socket: Option<PathBuf>,
     /// After `--`: handed to `cargo test` as they are.
     pub cargo_args: Vec<OsString>,
 }
 
 /// What the tests are pointed at; becomes their `LXD_IT_*` environment.
-struct Target {
+struct Target<'a> {
     socket: PathBuf,
     https: String,
     cert: PathBuf,
@@ -28,6 +33,10 @@ struct Target {
     project: String,
     /// Only for our private daemon: tests may look inside it (logs, state).
     dir: Option<PathBuf>,
+    /// The second server and the cluster, when started.
+    peers: Option<&'a Peers>,
+    /// LXD or Incus.
+    server: Kind,
 }
 
 /// Returns whether the tests passed; `Err` is a setup or teardown failure.
@@ -83,14 +92,21 @@ fn private(opts: &Options) -> Result<bool> {
                 .to_owned(),
         ));
     }
+    let kind = opts.server;
+    // busybox-static and iptables come with LXD's packages; Incus is added beside them.
     lxd::ensure_installed(true)?;
-    let lxd_bin = lxd::find_lxd().ok_or("the lxd daemon is still missing")?;
-    let lxc_bin = lxd::find_lxc(false).ok_or("the lxc client is still missing")?;
+    if kind == Kind::Incus {
+        lxd::ensure_incus_installed()?;
+    }
+    let lxd_bin = kind.find_daemon().ok_or("the daemon is still missing")?;
+    let lxc_bin = kind
+        .find_client(false)
+        .ok_or("the client is still missing")?;
     let started = Instant::now();
 
     // From here on, every way out (error, failed tests, panic) passes Daemon's Drop,
     // which shuts the daemon down unless --keep.
-    let dir = Path::new(lxd::DIR);
+    let dir = Path::new(kind.test_dir());
     let mut daemon = Daemon::start_or_reuse(&lxd_bin, dir, opts.keep)?;
     let lxc = daemon.lxc(&lxc_bin);
     if daemon.https_bind_failed() {
@@ -103,11 +119,15 @@ fn private(opts: &Options) -> Result<bool> {
         daemon = Daemon::start_or_reuse(&lxd_bin, dir, opts.keep)?;
     }
     let mut https = None;
+    let mut peers = None;
     let result = (|| -> Result<bool> {
         lxd::initialise(&daemon, &lxc)?;
         https = Some(lxd::ensure_https(&lxc, true)?.0);
         let image = image::ensure(&lxc, Owner::Ours)?;
         say(format_args!("daemon set up in {}", secs(started)));
+        if !opts.no_peers {
+            peers = Some(Peers::start(kind, &lxd_bin, &lxc_bin, opts.keep)?);
+        }
         let target = Target {
             socket: daemon.socket(),
             https: https.clone().unwrap_or_default(),
@@ -115,26 +135,35 @@ fn private(opts: &Options) -> Result<bool> {
             image: image.alias,
             project: "default".to_owned(),
             dir: Some(daemon.dir().to_owned()),
+            peers: peers.as_ref(),
+            server: kind,
         };
         let passed = run_tests(&target, &opts.cargo_args)?;
         report_leftovers(&lxc);
         if !passed {
-            say(format_args!(
-                "last 50 lines of {}:\n{}",
-                daemon.log().display(),
-                util::indent(&util::tail(&daemon.log(), 50))
-            ));
+            let logs = std::iter::once(daemon.log()).chain(peers.iter().flat_map(Peers::logs));
+            for log in logs {
+                say(format_args!(
+                    "last 50 lines of {}:\n{}",
+                    log.display(),
+                    util::indent(&util::tail(&log, 50))
+                ));
+            }
         }
         Ok(passed)
     })();
 
+    let peers_stopped = match peers {
+        Some(peers) if !opts.keep => peers.stop(),
+        _ => Ok(()),
+    };
     let stopped = if opts.keep {
-        print_access(&daemon, https.as_deref());
+        print_access(&daemon, https.as_deref(), kind);
         Ok(())
     } else {
         daemon.stop()
     };
-    both(result, stopped)
+    both(result, stopped.and(peers_stopped))
 }
 
 /// Instances still on the daemon after the tests: tests are meant to clean up, so these
@@ -156,19 +185,24 @@ fn report_leftovers(lxc: &Lxc) {
     }
 }
 
-fn print_access(daemon: &Daemon, https: Option<&str>) {
+fn print_access(daemon: &Daemon, https: Option<&str>, kind: Kind) {
     let dir = daemon.dir().display();
     let socket = daemon.socket();
     let socket = socket.display();
     let https = https.map_or("(not set up)".to_owned(), |a| format!("https://{a}"));
+    let (dir_var, socket_var) = (kind.dir_var(), kind.socket_var());
+    let (client, stop) = match kind {
+        Kind::Lxd => ("lxc", "lxd shutdown"),
+        Kind::Incus => ("incus", "incus admin shutdown"),
+    };
     eprintln!(
         "xtask: --keep: the test daemon is still running. To reach it:\n\
-         \x20   export LXD_DIR={dir}\n\
-         \x20   export LXD_SOCKET={socket}   # lxc and lxd read LXD_SOCKET first\n\
-         \x20   lxc list\n\
+         \x20   export {dir_var}={dir}\n\
+         \x20   export {socket_var}={socket}   # read before {dir_var}\n\
+         \x20   {client} list\n\
          \x20 HTTPS: {https}  (server certificate: {dir}/server.crt)\n\
          \x20 log:   {log}\n\
-         \x20 stop it: LXD_DIR={dir} LXD_SOCKET={socket} lxd shutdown\n\
+         \x20 stop it: {dir_var}={dir} {socket_var}={socket} {stop}\n\
          \x20          (or a later `cargo xtask integration` without --keep reuses it and stops it)",
         log = daemon.log().display()
     );
@@ -336,6 +370,8 @@ fn existing(socket: &Path, opts: &Options) -> Result<bool> {
             image: image.alias,
             project,
             dir: None,
+            peers: None,
+            server: Kind::Lxd,
         };
         run_tests(&target, &opts.cargo_args)
     })();
@@ -356,13 +392,33 @@ fn run_tests(target: &Target, extra: &[OsString]) -> Result<bool> {
         .env("LXD_IT_SERVER_CERT", &target.cert)
         .env("LXD_IT_IMAGE", &target.image)
         .env("LXD_IT_PROJECT", &target.project)
-        // So anything resolving the socket from the environment (Client::from_env, lxc in
-        // a test) reaches this daemon and never the developer's own.
-        .env("LXD_SOCKET", &target.socket);
+        .env("LXD_IT_SERVER", target.server.name());
+    // So anything resolving the socket from the environment (Client::from_env, lxc in a
+    // test) reaches this daemon and never the developer's own.
+    lxd::lxd_env(
+        target.server,
+        &mut cmd,
+        &target.socket,
+        target.dir.as_deref(),
+    );
+    if target.server == Kind::Incus {
+        // LXD_SOCKET is what Client::from_env reads first.
+        cmd.env("LXD_SOCKET", &target.socket);
+    }
     match &target.dir {
-        Some(dir) => cmd.env("LXD_IT_DIR", dir).env("LXD_DIR", dir),
-        None => cmd.env_remove("LXD_IT_DIR").env_remove("LXD_DIR"),
+        Some(dir) => cmd.env("LXD_IT_DIR", dir),
+        None => cmd.env_remove("LXD_IT_DIR"),
     };
+    match target.peers {
+        Some(peers) => peers.export(&mut cmd),
+        // Tests of the second server and the cluster skip, naming this reason.
+        None => {
+            cmd.env(
+                "LXD_IT_NO_PEERS",
+                "the harness started no second server and no cluster (--socket or --no-peers)",
+            );
+        }
+    }
     let started = Instant::now();
     let passed = util::run_inherit(&mut cmd)?.success();
     say(format_args!(

@@ -19,6 +19,8 @@ use crate::util::{self, Captured, Context, Error, Result, say, secs};
 /// under /var/lib, whose parents are all o+x: containers run as a high uid and must be able to
 /// traverse every parent of LXD_DIR, so somewhere under /root would break every container.
 pub const DIR: &str = "/var/lib/lxdrs-it";
+/// The private Incus daemon's state dir (same rules).
+pub const INCUS_DIR: &str = "/var/lib/incusrs-it";
 
 /// How long `lxd shutdown` gets before the daemon's process group is killed. Running
 /// containers are stopped first, and an init that ignores the halt signal costs LXD's
@@ -46,17 +48,91 @@ fn pid_file_of(dir: &Path) -> PathBuf {
     PathBuf::from(format!("{}.pid", dir.display()))
 }
 
-/// Points an `lxc`/`lxd` command at one daemon and no other.
+/// Which daemon: LXD, or Incus (its fork: same API and commands, its own names for the
+/// binaries and the environment).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Kind {
+    #[default]
+    Lxd,
+    Incus,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Lxd => "lxd",
+            Kind::Incus => "incus",
+        }
+    }
+
+    /// The variable naming the daemon's directory (`LXD_DIR`, `INCUS_DIR`).
+    pub fn dir_var(self) -> &'static str {
+        match self {
+            Kind::Lxd => "LXD_DIR",
+            Kind::Incus => "INCUS_DIR",
+        }
+    }
+
+    /// The variable naming the daemon's socket (`LXD_SOCKET`, `INCUS_SOCKET`).
+    pub fn socket_var(self) -> &'static str {
+        match self {
+            Kind::Lxd => "LXD_SOCKET",
+            Kind::Incus => "INCUS_SOCKET",
+        }
+    }
+
+    /// The private test daemon's state dir (see [`DIR`]).
+    pub fn test_dir(self) -> &'static str {
+        match self {
+            Kind::Lxd => DIR,
+            Kind::Incus => INCUS_DIR,
+        }
+    }
+
+    /// The daemon binary: Debian's `lxd`, or Incus's `incusd` (not on PATH).
+    pub fn find_daemon(self) -> Option<PathBuf> {
+        match self {
+            Kind::Lxd => find_lxd(),
+            Kind::Incus => util::find_program(
+                "incusd",
+                &["/usr/libexec/incus/incusd", "/usr/lib/incus/incusd"],
+                false,
+            ),
+        }
+    }
+
+    /// The command-line client: `lxc`, or `incus`.
+    pub fn find_client(self, any: bool) -> Option<PathBuf> {
+        match self {
+            Kind::Lxd => find_lxc(any),
+            Kind::Incus => util::find_program("incus", &["/usr/bin/incus"], any),
+        }
+    }
+
+    /// Which kind a daemon or client binary is, by its file name.
+    fn of_binary(path: &Path) -> Kind {
+        match path.file_name().and_then(|n| n.to_str()) {
+            Some("incusd" | "incus") => Kind::Incus,
+            _ => Kind::Lxd,
+        }
+    }
+}
+
+/// Points an `lxc`/`lxd` (or `incus`) command at one daemon and no other.
 ///
 /// LXD 5.0.2's `lxc` and `lxd` subcommands (waitready, shutdown, init) honour `LXD_SOCKET`
 /// before `LXD_DIR`, so a developer's exported `LXD_SOCKET` would otherwise send even
-/// `lxd shutdown` to their own daemon. Setting both, consistently, rules that out.
-pub fn lxd_env(cmd: &mut Command, socket: &Path, dir: Option<&Path>) {
-    cmd.env("LXD_SOCKET", socket);
-    match dir {
-        Some(dir) => cmd.env("LXD_DIR", dir),
-        None => cmd.env_remove("LXD_DIR"),
-    };
+/// `lxd shutdown` to their own daemon. Setting both, consistently, rules that out; the other
+/// server's variables are removed, so neither can be reached by mistake.
+pub fn lxd_env(kind: Kind, cmd: &mut Command, socket: &Path, dir: Option<&Path>) {
+    for other in [Kind::Lxd, Kind::Incus] {
+        cmd.env_remove(other.socket_var())
+            .env_remove(other.dir_var());
+    }
+    cmd.env(kind.socket_var(), socket);
+    if let Some(dir) = dir {
+        cmd.env(kind.dir_var(), dir);
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -81,12 +157,20 @@ fn find_iptables() -> Option<PathBuf> {
 /// What a run needs, and which Debian package provides each missing piece.
 fn missing(need_daemon: bool) -> Vec<(&'static str, String)> {
     let mut missing = Vec::new();
+    // `cargo xtask test` builds the native-tls backend, which links OpenSSL.
+    if !std::path::Path::new("/usr/include/openssl/ssl.h").exists() {
+        missing.push(("libssl-dev", "OpenSSL's headers (native-tls)".to_owned()));
+    }
+    if util::find_program("pkg-config", &["/usr/bin/pkg-config"], true).is_none() {
+        missing.push(("pkg-config", "pkg-config (native-tls)".to_owned()));
+    }
     if need_daemon && find_lxd().is_none() {
         // The verified install: all four together.
         missing.push(("lxd", "the LXD daemon (/usr/bin/lxd)".to_owned()));
         missing.push(("lxd-client", "the lxc client".to_owned()));
         missing.push(("busybox-static", "a static busybox".to_owned()));
         missing.push(("iptables", "iptables".to_owned()));
+        missing.push(("criu", "CRIU".to_owned()));
         return missing;
     }
     if find_lxc(!need_daemon).is_none() {
@@ -101,6 +185,11 @@ fn missing(need_daemon: bool) -> Vec<(&'static str, String)> {
             "iptables",
             "iptables (LXD needs it for managed networks)".to_owned(),
         ));
+    }
+    // Live migration of containers between the test servers needs it on the host.
+    if need_daemon && util::find_program("criu", &["/usr/sbin/criu", "/sbin/criu"], true).is_none()
+    {
+        missing.push(("criu", "CRIU (for live migration)".to_owned()));
     }
     missing
 }
@@ -117,7 +206,7 @@ pub fn ensure_installed(need_daemon: bool) -> Result<()> {
         return Err(Error(format!(
             "missing: {}.\n\
              Install LXD and the tools the tests need, then run again:\n\
-             \x20 Debian 12:  sudo apt-get install lxd lxd-client busybox-static iptables\n\
+             \x20 Debian 12:  sudo apt-get install lxd lxd-client busybox-static iptables criu\n\
              \x20 Ubuntu:     sudo snap install lxd && sudo lxd init --auto && sudo apt-get install busybox-static\n\
              \x20             then: sudo -E cargo xtask integration --socket /var/snap/lxd/common/lxd/unix.socket\n\
              \x20             (a private daemon needs Debian's lxd package; a snap's daemon can only be used via --socket)\n\
@@ -155,6 +244,71 @@ pub fn ensure_installed(need_daemon: bool) -> Result<()> {
     }
 }
 
+/// Incus beside LXD: Debian 12 carries it in its backports suite only, so that suite is
+/// added to apt's sources (once, in a file of our own) before installing from it.
+pub fn ensure_incus_installed() -> Result<()> {
+    let present =
+        || Kind::Incus.find_daemon().is_some() && Kind::Incus.find_client(false).is_some();
+    if present() {
+        return Ok(());
+    }
+    if !(util::is_root() && is_debian()) {
+        return Err(Error(
+            "Incus is missing. On Debian 12 (as root): add `deb http://deb.debian.org/debian \
+             bookworm-backports main` to apt's sources, then `apt-get install -t \
+             bookworm-backports incus`; cargo xtask does this itself when run as root on Debian."
+                .to_owned(),
+        ));
+    }
+    let codename = fs::read_to_string("/etc/os-release")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("VERSION_CODENAME=")
+                .map(|c| c.trim_matches('"').to_owned())
+        })
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "bookworm".to_owned());
+    let suite = format!("{codename}-backports");
+    let list = Path::new("/etc/apt/sources.list.d/lxdrs-backports.list");
+    let known = fs::read_dir("/etc/apt/sources.list.d")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .chain([PathBuf::from("/etc/apt/sources.list")])
+        .any(|p| fs::read_to_string(p).is_ok_and(|t| t.contains(&suite)));
+    if !known {
+        say(format_args!(
+            "adding {suite} to apt's sources ({})",
+            list.display()
+        ));
+        fs::write(
+            list,
+            format!("deb http://deb.debian.org/debian {suite} main\n"),
+        )
+        .map_err(|e| Error(format!("cannot write {}: {e}", list.display())))?;
+    }
+    let apt = |args: &[&str]| {
+        let mut cmd = Command::new("apt-get");
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        util::run_inherit_ok(&mut cmd)
+    };
+    let started = Instant::now();
+    say(format_args!("installing Incus from {suite}"));
+    apt(&["update"])?;
+    // As verified in ../shared/LXD-HERE.md (recommends included: it pulls qemu, unused).
+    apt(&["install", "-y", "-t", &suite, "incus"])?;
+    say(format_args!("installed in {}", secs(started)));
+    if present() {
+        Ok(())
+    } else {
+        Err(Error(
+            "incusd or incus still missing after apt-get install".to_owned(),
+        ))
+    }
+}
+
 /// Debian proper: Ubuntu also has /etc/debian_version, but its `lxd` package is a snap
 /// installer, not a daemon we can point at our own LXD_DIR.
 fn is_debian() -> bool {
@@ -175,6 +329,7 @@ fn is_debian() -> bool {
 /// The `lxc` client bound to one daemon.
 #[derive(Clone, Debug)]
 pub struct Lxc {
+    kind: Kind,
     bin: PathBuf,
     socket: PathBuf,
     dir: Option<PathBuf>,
@@ -182,7 +337,12 @@ pub struct Lxc {
 
 impl Lxc {
     pub fn new(bin: PathBuf, socket: PathBuf, dir: Option<PathBuf>) -> Self {
-        Lxc { bin, socket, dir }
+        Lxc {
+            kind: Kind::of_binary(&bin),
+            bin,
+            socket,
+            dir,
+        }
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
@@ -190,7 +350,7 @@ impl Lxc {
         // --force-local: a developer's `lxc remote switch` must not send our calls to another
         // (possibly remote) server.
         cmd.arg("--force-local").args(args);
-        lxd_env(&mut cmd, &self.socket, self.dir.as_deref());
+        lxd_env(self.kind, &mut cmd, &self.socket, self.dir.as_deref());
         cmd
     }
 
@@ -253,6 +413,7 @@ pub fn probe(socket: &Path) -> std::result::Result<(), String> {
 /// A daemon on [`DIR`], started (or found running) by xtask. Dropping it shuts it down,
 /// so every exit path after start (error, failed tests, panic) stops it, unless `keep`.
 pub struct Daemon {
+    kind: Kind,
     lxd: PathBuf,
     dir: PathBuf,
     /// Only known when we started it now, or from our pid file for one left by `--keep`.
@@ -266,6 +427,14 @@ pub struct Daemon {
 impl Daemon {
     /// Reuses a daemon already answering on `dir` (left by `--keep`), else starts one.
     pub fn start_or_reuse(lxd: &Path, dir: &Path, keep: bool) -> Result<Daemon> {
+        let mut daemon = Daemon::spawn_or_reuse(lxd, dir, keep)?;
+        daemon.wait_ready()?;
+        Ok(daemon)
+    }
+
+    /// [`Daemon::start_or_reuse`] without waiting until it is ready: the members of a cluster
+    /// must all be running before any of them can be ready (its database needs a quorum).
+    pub fn spawn_or_reuse(lxd: &Path, dir: &Path, keep: bool) -> Result<Daemon> {
         check_dir_path(dir)?;
         let socket = socket_of(dir);
         let log = log_of(dir);
@@ -276,16 +445,15 @@ impl Daemon {
                 dir.display(),
                 pid.map_or("unknown".to_owned(), |p| p.to_string())
             ));
-            let mut daemon = Daemon {
+            return Ok(Daemon {
+                kind: Kind::of_binary(lxd),
                 lxd: lxd.to_owned(),
                 dir: dir.to_owned(),
                 pid,
                 child: None,
                 keep,
                 stopped: false,
-            };
-            daemon.wait_ready()?;
-            return Ok(daemon);
+            });
         }
 
         if !dir.exists() {
@@ -309,7 +477,7 @@ impl Daemon {
         let mut cmd = Command::new(lxd);
         cmd.args(["--group", "root"]);
         daemon_env(&mut cmd);
-        lxd_env(&mut cmd, &socket, Some(dir));
+        lxd_env(Kind::of_binary(lxd), &mut cmd, &socket, Some(dir));
         // LXD fetches instance types from images.linuxcontainers.org at start and daily.
         // Tests must not send traffic off the machine: route the daemon's outgoing HTTP(S)
         // to a closed loopback port (Go never proxies loopback, so local servers still work).
@@ -323,7 +491,6 @@ impl Daemon {
             .stdout(log_file)
             .stderr(log_err)
             .process_group(0);
-        let started = Instant::now();
         say(format_args!(
             "starting `{}` (log: {})",
             util::describe(&cmd),
@@ -336,17 +503,19 @@ impl Daemon {
         let pid_file = pid_file_of(dir);
         fs::write(&pid_file, format!("{pid}\n"))
             .context(|| format!("cannot write {}", pid_file.display()))?;
-        let mut daemon = Daemon {
+        say(format_args!(
+            "daemon pid {pid} started on {}",
+            dir.display()
+        ));
+        Ok(Daemon {
+            kind: Kind::of_binary(lxd),
             lxd: lxd.to_owned(),
             dir: dir.to_owned(),
             pid: Some(pid),
             child: Some(child),
             keep,
             stopped: false,
-        };
-        daemon.wait_ready()?;
-        say(format_args!("daemon pid {pid} ready in {}", secs(started)));
-        Ok(daemon)
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -365,16 +534,25 @@ impl Daemon {
         Lxc::new(bin.to_owned(), self.socket(), Some(self.dir.clone()))
     }
 
-    fn lxd_command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.lxd);
+    /// `lxd ARGS` (waitready, shutdown, init), or for Incus `incus admin ARGS`.
+    pub fn lxd_command(&self, args: &[&str]) -> Command {
+        let mut cmd = match self.kind {
+            Kind::Lxd => Command::new(&self.lxd),
+            Kind::Incus => {
+                let client = Kind::Incus.find_client(false);
+                let mut cmd = Command::new(client.unwrap_or_else(|| "incus".into()));
+                cmd.arg("admin");
+                cmd
+            }
+        };
         cmd.args(args);
-        lxd_env(&mut cmd, &self.socket(), Some(&self.dir));
+        lxd_env(self.kind, &mut cmd, &self.socket(), Some(&self.dir));
         cmd
     }
 
     /// `lxd waitready`, while watching that the daemon we spawned has not died: one that
     /// exits at once (bad dir, "already running") should fail now, not after 60 s.
-    fn wait_ready(&mut self) -> Result<()> {
+    pub fn wait_ready(&mut self) -> Result<()> {
         let timeout = Duration::from_secs(70);
         let mut waiting = Captured::spawn(
             &mut self.lxd_command(&["waitready", "--timeout", "60"]),
@@ -424,10 +602,26 @@ impl Daemon {
     }
 
     fn alive(&mut self) -> bool {
-        match (&mut self.child, self.pid) {
+        let alive = match (&mut self.child, self.pid) {
             (Some(child), _) => matches!(child.try_wait(), Ok(None)),
             (None, Some(pid)) => is_our_daemon(pid, &self.dir),
             (None, None) => answers(&self.socket()),
+        };
+        if alive {
+            return true;
+        }
+        // integration/tests/restart.rs stops the daemon and starts it again, writing the new
+        // pid to our pid file: follow it, so the replacement is stopped too.
+        match read_pid_file(&self.dir) {
+            Some(pid) if Some(pid) != self.pid => {
+                say(format_args!(
+                    "the daemon was restarted by the tests; now pid {pid}"
+                ));
+                self.child = None;
+                self.pid = Some(pid);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -462,7 +656,10 @@ impl Daemon {
             return Ok(());
         }
         let started = Instant::now();
-        say("stopping the test daemon (lxd shutdown)");
+        say(format_args!(
+            "stopping the test daemon on {} (lxd shutdown)",
+            self.dir.display()
+        ));
         let shutdown = util::run(&mut self.lxd_command(&["shutdown"]), SHUTDOWN_GRACE);
         let mut gone = self.wait_gone(Duration::from_secs(10));
         if !gone {
@@ -519,6 +716,7 @@ fn daemon_env(cmd: &mut Command) {
     for (key, value) in std::env::vars_os() {
         let name = key.to_string_lossy();
         if name.starts_with("LXD_")
+            || name.starts_with("INCUS_")
             || name.starts_with("LC_")
             || ["LANG", "TZ", "HOME"].contains(&&*name)
         {
@@ -578,10 +776,15 @@ fn is_our_daemon(pid: u32, dir: &Path) -> bool {
     }
     let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
-    let is_lxd = Path::new(&*String::from_utf8_lossy(argv0)).file_name() == Some("lxd".as_ref());
+    let argv0 = String::from_utf8_lossy(argv0);
+    let kind = match Path::new(&*argv0).file_name().and_then(|n| n.to_str()) {
+        Some("lxd") => Kind::Lxd,
+        Some("incusd") => Kind::Incus,
+        _ => return false,
+    };
     let environ = fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-    let want = format!("LXD_DIR={}", dir.display());
-    is_lxd && environ.split(|b| *b == 0).any(|var| var == want.as_bytes())
+    let want = format!("{}={}", kind.dir_var(), dir.display());
+    environ.split(|b| *b == 0).any(|var| var == want.as_bytes())
 }
 
 fn read_pid_file(dir: &Path) -> Option<u32> {
@@ -660,6 +863,12 @@ pub fn initialise(daemon: &Daemon, lxc: &Lxc) -> Result<()> {
 /// `ours`: our own daemon keeps its address across runs but gets a new one if the old one
 /// does not answer; a foreign daemon's configured address is not ours to change.
 pub fn ensure_https(lxc: &Lxc, ours: bool) -> Result<(String, bool)> {
+    ensure_https_on(lxc, ours, "127.0.0.1")
+}
+
+/// [`ensure_https`] on a given loopback address (a second server on 127.0.0.2, so the
+/// addresses the servers give each other for migration are visibly different).
+pub fn ensure_https_on(lxc: &Lxc, ours: bool, host: &str) -> Result<(String, bool)> {
     let configured = lxc.config_get("core.https_address")?;
     if !configured.is_empty() {
         let addr = connect_addr(&configured);
@@ -680,7 +889,7 @@ pub fn ensure_https(lxc: &Lxc, ours: bool) -> Result<(String, bool)> {
     // taken between our probe and LXD's bind gets another try.
     let mut failure = None;
     for _ in 0..3 {
-        let addr = format!("127.0.0.1:{}", util::free_loopback_port()?);
+        let addr = format!("{host}:{}", util::free_loopback_port()?);
         say(format_args!("setting core.https_address {addr}"));
         match lxc.config_set("core.https_address", &addr) {
             Ok(()) => return Ok((addr, true)),

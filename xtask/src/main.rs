@@ -1,10 +1,13 @@
-//! Project automation for lxd-rs: `cargo xtask test | integration | help`.
+//! Project automation for lxd-rs: `cargo xtask test | integration | bench | help`.
 //!
 //! std only, so `cargo xtask` compiles in seconds on a clean CI machine.
 
+mod bench;
 mod image;
 mod integration;
 mod lxd;
+mod msrv;
+mod peers;
 mod util;
 
 use std::ffi::OsString;
@@ -19,10 +22,13 @@ Usage: cargo xtask <command>
 
 Commands:
   test          The project's one test command (CI runs it via .ci/run):
-                `cargo test --workspace --exclude lxd-integration`,
-                then `integration` as below. Fails if either fails.
+                `cargo test --workspace --exclude lxd-integration`, a `cargo check` of
+                lxd-client with the native-tls backend, the MSRV check (no dependency
+                needs a newer Rust than `rust-version`), then `integration` as below,
+                against LXD and then against Incus (`--server incus`).
+                Fails if any fails.
 
-  integration [--keep] [--socket PATH] [-- <args for cargo test>]
+  integration [--server lxd|incus] [--keep] [--no-peers] [--socket PATH] [-- <args>]
                 Runs `cargo test -p lxd-integration` against a real LXD.
                 By default a private daemon (needs root): LXD_DIR=/var/lib/lxdrs-it,
                 log /var/lib/lxdrs-it.log. Installs LXD with apt-get when missing (root on
@@ -31,23 +37,46 @@ Commands:
                 imports a local busybox image as `busybox`, runs the tests, shuts it down.
                 A developer's own LXD (/var/lib/lxd, the snap) is never touched.
 
-    --keep         Leave the private daemon running and print how to reach it.
+                Besides it, a second standalone daemon (LXD_DIR=/var/lib/lxdrs-it2, HTTPS
+                on 127.0.0.2) and a 3-member cluster (/var/lib/lxdrs-c3..c5, members node3..5
+                on 127.0.0.3..5:8443) for the cross-server and cluster tests.
+
+    --keep         Leave the private daemons running and print how to reach the main one.
+    --no-peers     Start neither the second server nor the cluster (their tests skip).
+    --server incus Run the suite against private Incus daemons instead (INCUS_DIR=
+                   /var/lib/incusrs-it, peers /var/lib/incusrs-it2 and -c3..c5 with the
+                   cluster on port 8444); Incus comes from Debian's backports when missing.
     --socket PATH  Use an existing daemon at PATH instead (nothing started or stopped):
                    tests run in a throwaway project lxdrs-it-<pid>; xtask removes it, its
                    instances, and whatever else it added (image, https address) afterwards.
     -- ARGS        Passed on to cargo test, e.g. `-- --test exec -- --nocapture`.
 
+  bench [--quick] [--big] [--only W1,W4] [--rounds N] [--keep]
+                lxd-client against a minimal raw client (plain HTTP/1.1 and websockets)
+                on a private daemon of its own (LXD_DIR=/var/lib/lxdrs-bench, needs root):
+                latency, throughput and peak RSS per workload (W1..W8, see
+                docs/performance.md); prints a table, writes target/bench/bench.json.
+    --quick        Smaller counts, one round (a smoke run).
+    --big          Also the 1 GiB file and image runs (memory must stay flat).
+    --only LIST    Only these workloads (idle,W1,...,W8).
+    --rounds N     Runs per side, raw and client interleaved (default 3).
+    --keep         Leave the bench daemon running.
+
   help          This text.
 
 The tests get: LXD_IT=1, LXD_IT_SOCKET, LXD_IT_HTTPS (host:port), LXD_IT_SERVER_CERT (PEM
 file), LXD_IT_IMAGE (alias), LXD_IT_PROJECT, LXD_IT_DIR (private daemon only), and
-LXD_SOCKET (+ LXD_DIR for the private daemon) pointing at the same daemon.
+LXD_SOCKET (+ LXD_DIR for the private daemon) pointing at the same daemon; with the peers,
+LXD_IT_SECOND_{SOCKET,HTTPS,CERT}, LXD_IT_CLUSTER_{SOCKETS,HTTPS,MEMBERS} (comma-separated,
+in member order), LXD_IT_CLUSTER_CERT and LXD_IT_CLUSTER_POOL; without them LXD_IT_NO_PEERS
+(the reason).
 ";
 
 enum Task {
     Help,
     Test,
     Integration(Options),
+    Bench(bench::Options),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +94,7 @@ fn main() -> ExitCode {
         }
         Task::Test => test(),
         Task::Integration(opts) => integration::run(&opts),
+        Task::Bench(opts) => bench::run(&opts),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,
@@ -73,6 +103,14 @@ fn main() -> ExitCode {
             say(format_args!("error: {e}"));
             ExitCode::FAILURE
         }
+    }
+}
+
+fn server_kind(name: &str) -> std::result::Result<lxd::Kind, String> {
+    match name {
+        "lxd" => Ok(lxd::Kind::Lxd),
+        "incus" => Ok(lxd::Kind::Incus),
+        _ => Err(format!("--server takes lxd or incus, not {name:?}")),
     }
 }
 
@@ -93,6 +131,14 @@ fn parse(args: Vec<OsString>) -> std::result::Result<Task, String> {
                 let text = arg.to_string_lossy();
                 match &*text {
                     "--keep" => opts.keep = true,
+                    "--no-peers" => opts.no_peers = true,
+                    "--server" => {
+                        let name = args.next().ok_or("--server needs lxd or incus")?;
+                        opts.server = server_kind(&name.to_string_lossy())?;
+                    }
+                    _ if text.starts_with("--server=") => {
+                        opts.server = server_kind(&text["--server=".len()..])?;
+                    }
                     "--socket" => {
                         let path = args.next().ok_or("--socket needs a PATH")?;
                         opts.socket = Some(path.into());
@@ -108,6 +154,7 @@ fn parse(args: Vec<OsString>) -> std::result::Result<Task, String> {
             }
             Ok(Task::Integration(opts))
         }
+        Some("bench") => bench::parse(args).map(Task::Bench),
         _ => Err(format!("unknown command {command:?}")),
     }
 }
@@ -125,23 +172,47 @@ fn test() -> Result<bool> {
     let mut cmd = integration::cargo();
     cmd.args(["test", "--workspace", "--exclude", "lxd-integration"]);
     let unit = util::run_inherit(&mut cmd)?.success();
+    // The other TLS backend builds, and no dependency needs a newer Rust than we claim.
+    let mut cmd = integration::cargo();
+    cmd.args([
+        "check",
+        "-p",
+        "lxd-client",
+        "--lib",
+        "--no-default-features",
+    ]);
+    cmd.args(["--features", "native-tls"]);
+    let native_tls = util::run_inherit(&mut cmd)?.success();
+    let msrv = msrv::check()
+        .map_err(|e| say(format_args!("MSRV check FAILED: {e}")))
+        .is_ok();
+    let unit = unit && native_tls && msrv;
     if !unit {
-        say("unit tests FAILED; running the integration tests anyway, to report everything");
+        say(
+            "unit tests or checks FAILED; running the integration tests anyway, to report everything",
+        );
     }
-    let integration = integration::run(&Options::default());
+    // The same suite against LXD (with its second server and cluster), then against Incus.
+    let lxd = integration::run(&Options::default());
+    let incus = integration::run(&Options {
+        server: lxd::Kind::Incus,
+        ..Options::default()
+    });
     let verdict = |ok: bool| if ok { "passed" } else { "FAILED" };
+    let outcome = |r: &Result<bool>| match r {
+        Ok(ok) => verdict(*ok),
+        Err(_) => "could not run",
+    };
     let summary = format!(
-        "unit tests {}, integration tests {} ({})",
+        "unit tests {}, integration tests: LXD {}, Incus {} ({})",
         verdict(unit),
-        match &integration {
-            Ok(ok) => verdict(*ok),
-            Err(_) => "could not run",
-        },
+        outcome(&lxd),
+        outcome(&incus),
         secs(started)
     );
     say(&summary);
-    match integration {
-        Ok(ok) => Ok(unit && ok),
-        Err(e) => Err(Error(format!("{e}\n({summary})"))),
+    match (lxd, incus) {
+        (Ok(a), Ok(b)) => Ok(unit && a && b),
+        (Err(e), _) | (_, Err(e)) => Err(Error(format!("{e}\n({summary})"))),
     }
 }

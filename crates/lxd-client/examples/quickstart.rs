@@ -8,10 +8,9 @@
 //! unix socket from `LXD_SOCKET`, `$LXD_DIR/unix.socket`, the snap path or
 //! `/var/lib/lxd/unix.socket`. When there is no LXD at all, it says so and runs the same
 //! steps against an embedded `lxd-testkit` server (an in-process LXD imitation: nothing real
-//! is created), so the example runs to the end anywhere.
+//! is created), so the example runs to the end anywhere (see `examples/common/mod.rs`).
 
-use lxd_client::{Client, Error};
-use lxd_testkit::TestServer;
+mod common;
 
 #[tokio::main]
 async fn main() {
@@ -21,41 +20,10 @@ async fn main() {
     }
 }
 
-/// Whether an error means "no LXD here" (nothing listening, no socket), as opposed to an LXD
-/// that answered badly or a TLS setup that is wrong (those are real errors to show).
-fn no_lxd(error: &Error) -> bool {
-    error.is_connect() && !error.is_tls()
-}
-
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    // The embedded server must outlive the client that talks to it.
-    let mut _embedded: Option<TestServer> = None;
-    let found = match Client::from_env() {
-        Ok(client) => match client.server().await {
-            Ok(_) => Ok(client),
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    };
-    let client = match found {
-        Ok(client) => client,
-        Err(e) if no_lxd(&e) => {
-            println!("No LXD found on this machine: {e}");
-            println!(
-                "Falling back to an embedded lxd-testkit server: an in-process imitation of \
-                 LXD 5.0, state in memory, no real containers."
-            );
-            println!(
-                "(For a real LXD: Debian `apt-get install lxd`, or `cargo xtask integration \
-                 --keep` and `export LXD_DIR=/var/lib/lxdrs-it`.)"
-            );
-            let server = TestServer::start().await?;
-            let client = Client::unix(server.socket_path())?;
-            _embedded = Some(server);
-            client
-        }
-        Err(e) => return Err(e.into()),
-    };
+    // The embedded server (if any) lives in `target` as long as the client is used.
+    let target = common::connect().await?;
+    let client = &target.client;
     let server = client.server().await?;
     println!(
         "Connected to {} over {}",
@@ -84,7 +52,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     for i in &instances {
         println!("  {:<24} {:<10} {}", i.name, i.status, i.instance_type);
     }
-    if _embedded.is_some() {
+    if target.is_embedded() {
         println!("(embedded lxd-testkit server: it stops with this program)");
     }
     Ok(())

@@ -81,6 +81,12 @@ impl InstanceBackups {
 
     /// The backups' names.
     ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let names = client.instances().backups("web").list_names().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_backups_get)
     pub async fn list_names(&self) -> Result<Vec<String>> {
         let urls: Vec<String> = self.client.get_json(&self.collection()?, &[]).await?;
@@ -88,6 +94,14 @@ impl InstanceBackups {
     }
 
     /// Every backup, in one request (`recursion=1`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// for b in client.instances().backups("web").list().await? {
+    ///     println!("{} expires {}", b.name, b.expires_at);
+    /// }
+    /// # Ok(()) }
+    /// ```
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_backups_get_recursion1)
     pub async fn list(&self) -> Result<Vec<InstanceBackup>> {
@@ -97,6 +111,12 @@ impl InstanceBackups {
     }
 
     /// One backup.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let backup = client.instances().backups("web").get("nightly").await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_backup_get)
     pub async fn get(&self, backup: &str) -> Result<InstanceBackup> {
@@ -165,6 +185,13 @@ impl InstanceBackups {
 
     /// Renames a backup.
     ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let backups = client.instances().backups("web");
+    /// backups.rename("nightly", "kept").await?.wait().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_backup_post)
     pub async fn rename(&self, backup: &str, new_name: &str) -> Result<Operation> {
         let path = self.path(backup)?;
@@ -179,6 +206,12 @@ impl InstanceBackups {
     }
 
     /// Deletes a backup.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// client.instances().backups("web").delete("nightly").await?.wait().await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_backup_delete)
     pub async fn delete(&self, backup: &str) -> Result<Operation> {

@@ -68,9 +68,10 @@ impl Reply {
 }
 
 impl Client {
-    /// Connects to the local LXD over its unix socket, found by `LXD_SOCKET`,
-    /// `$LXD_DIR/unix.socket`, the snap path, then `/var/lib/lxd/unix.socket`. Nothing is sent
-    /// until the first call.
+    /// Connects to the local LXD (or Incus) over its unix socket, found by `LXD_SOCKET`,
+    /// `INCUS_SOCKET`, `$LXD_DIR/unix.socket`, `$INCUS_DIR/unix.socket`, the snap path,
+    /// `/var/lib/lxd/unix.socket`, then Incus's usual paths (see
+    /// [`lxd_transport::socket_candidates`]). Nothing is sent until the first call.
     pub fn local() -> Result<Client> {
         ClientBuilder::local().build()
     }
@@ -183,6 +184,13 @@ impl Client {
 
     /// The server's information (`GET /1.0`), fetched once and cached.
     ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let server = client.server().await?;
+    /// println!("{} {}", server.environment.server, server.environment.server_version);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/server_get)
     pub async fn server(&self) -> Result<Arc<Server>> {
         if let Some(s) = self.shared.server.read().expect("lock").clone() {
@@ -192,6 +200,15 @@ impl Client {
     }
 
     /// Fetches the server's information again (after authenticating, or a config change).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let fresh = client.refresh_server().await?;
+    /// println!("{} addresses", fresh.environment.addresses.len());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/server_get)
     pub async fn refresh_server(&self) -> Result<Arc<Server>> {
         let server: Server = self.get_json("/1.0", &[]).await?;
         let server = Arc::new(server);
@@ -199,7 +216,18 @@ impl Client {
         Ok(server)
     }
 
-    /// Which server this is (LXD or Incus), from the cached server information.
+    /// Which server this is (LXD or Incus), from the cached server information (an
+    /// untrusted client is told by the API extension names).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// if client.flavor().await? == lxd_client::Flavor::Incus {
+    ///     println!("talking to Incus");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/server_get)
     pub async fn flavor(&self) -> Result<Flavor> {
         Ok(Flavor::of(&*self.server().await?))
     }
@@ -211,6 +239,8 @@ impl Client {
     /// if client.has_api_extension("instances").await? { /* ... */ }
     /// # Ok(()) }
     /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/server_get)
     pub async fn has_api_extension(&self, extension: &str) -> Result<bool> {
         Ok(self
             .server()
@@ -221,6 +251,14 @@ impl Client {
     }
 
     /// Fails with [`Error::MissingExtension`] naming `extension` when the server lacks it.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// client.require_api_extension("instance_get_full").await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/server_get)
     pub async fn require_api_extension(&self, extension: &str) -> Result<()> {
         let server = self.server().await?;
         if server.api_extensions.iter().any(|e| e == extension) {
@@ -234,6 +272,16 @@ impl Client {
     }
 
     /// Whether the server trusts this client (from the cached server information).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// if !client.trusted().await? {
+    ///     client.authenticate("<token from lxc config trust add>").await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/server_get)
     pub async fn trusted(&self) -> Result<bool> {
         Ok(self.server().await?.auth == "trusted")
     }
@@ -241,8 +289,9 @@ impl Client {
     /// Asks the server to trust this client's certificate with `secret`: a join token (from
     /// `lxc config trust add` or `POST /1.0/certificates` with `token: true`) or, on servers
     /// without tokens, the trust password. Sent as `trust_token` when the server has the
-    /// `explicit_trust_token` extension, else as `password` (how LXD 5.0 takes both). Then
-    /// refreshes the server information and checks the server now says "trusted".
+    /// `explicit_trust_token` extension and to Incus, else as `password` (how LXD 5.0 takes
+    /// both). Then refreshes the server information and checks the server now says
+    /// "trusted".
     ///
     /// ```no_run
     /// # async fn demo(client: lxd_client::Client, token: &str) -> Result<(), lxd_client::Error> {
@@ -250,6 +299,8 @@ impl Client {
     /// assert!(client.trusted().await?);
     /// # Ok(()) }
     /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/certificates/certificates_post_untrusted)
     pub async fn authenticate(&self, secret: &str) -> Result<()> {
         if !matches!(self.endpoint(), Endpoint::Https(_)) {
             return Err(Error::invalid(
@@ -260,7 +311,10 @@ impl Client {
         if secret.is_empty() {
             return Err(Error::invalid("authentication", "the secret is empty"));
         }
-        let explicit = self.has_api_extension("explicit_trust_token").await?;
+        // Incus forked before LXD named the extension, but takes `trust_token` (and has no
+        // trust password at all).
+        let explicit = self.flavor().await? == crate::Flavor::Incus
+            || self.has_api_extension("explicit_trust_token").await?;
         let mut request = lxd_proto::CertificatesPost {
             certificate_type: lxd_proto::CertificateType::Client,
             ..Default::default()
@@ -308,6 +362,8 @@ impl Client {
     /// }
     /// # Ok(()) }
     /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_websocket_get)
     pub async fn websocket(
         &self,
         path: &str,
@@ -475,7 +531,9 @@ pub(crate) fn decode_metadata<T: DeserializeOwned>(
     context: &str,
     envelope: lxd_proto::Response,
 ) -> Result<T> {
-    serde_json::from_value(envelope.metadata.clone()).map_err(|e| {
+    // Deserialized from a reference: cloning the metadata first would copy the whole reply
+    // (a recursion=2 listing can be hundreds of KiB) for nothing; only the error needs it.
+    T::deserialize(&envelope.metadata).map_err(|e| {
         let text = envelope.metadata.to_string();
         Error::malformed(context, e, text.as_bytes())
     })
@@ -501,6 +559,8 @@ pub struct ClientBuilder {
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     user_agent: Option<String>,
+    #[cfg(feature = "native-tls")]
+    native_tls: bool,
     /// The first bad input given to a builder method, reported by `build`.
     error: Option<Error>,
 }
@@ -521,6 +581,8 @@ impl ClientBuilder {
             timeout: None,
             connect_timeout: None,
             user_agent: None,
+            #[cfg(feature = "native-tls")]
+            native_tls: false,
             error: None,
         }
     }
@@ -625,6 +687,27 @@ impl ClientBuilder {
         self
     }
 
+    /// Speaks HTTPS through the platform's TLS library (OpenSSL on Linux) instead of rustls
+    /// (feature `native-tls`). A pinned server certificate stays strictly pinned; a pin by
+    /// bare fingerprint ([`server_fingerprint`](Self::server_fingerprint)) is refused by
+    /// `build` with this backend: pin the certificate
+    /// ([`server_certificate_pem`](Self::server_certificate_pem)).
+    /// See `lxd_transport::TransportBuilder::native_tls`.
+    ///
+    /// ```no_run
+    /// # fn demo(server_pem: &[u8]) -> Result<(), lxd_client::Error> {
+    /// let client = lxd_client::Client::https("10.0.0.5:8443")
+    ///     .server_certificate_pem(server_pem)
+    ///     .native_tls()
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "native-tls")]
+    pub fn native_tls(mut self) -> Self {
+        self.native_tls = true;
+        self
+    }
+
     /// Checks every input and builds the client. Nothing is sent yet.
     pub fn build(self) -> Result<Client> {
         if let Some(e) = self.error {
@@ -659,6 +742,10 @@ impl ClientBuilder {
         }
         if let Some(a) = self.user_agent {
             builder = builder.user_agent(a);
+        }
+        #[cfg(feature = "native-tls")]
+        if self.native_tls {
+            builder = builder.native_tls();
         }
         Ok(Client {
             shared: Arc::new(Shared {

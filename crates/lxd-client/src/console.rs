@@ -133,6 +133,13 @@ impl ConsoleBuilder {
     /// Attaches: posts the request, connects the control channel and then the console
     /// channel. Returns with the console's terminal ready.
     ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let console = client.instances().console("vm1").window_size(80, 24).attach().await?;
+    /// console.detach().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_console_post)
     pub async fn attach(self) -> Result<ConsoleSession> {
         let path = format!("{}/console", instance_path(&self.name)?);
@@ -279,6 +286,8 @@ impl ConsoleSession {
     /// console.resize(120, 40).await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_console_post) (the control channel)
     pub async fn resize(&self, width: u32, height: u32) -> Result<()> {
         if width == 0 || height == 0 {
             return Err(Error::invalid(
@@ -305,6 +314,8 @@ impl ConsoleSession {
     /// console.detach().await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_console_post) (the control channel)
     pub async fn detach(mut self) -> Result<()> {
         drop(self.terminal.take());
         // An error means the task has already ended: detached either way.

@@ -399,6 +399,17 @@ impl FileDownload {
 
     /// The next chunk of content, `None` at the end. A body shorter or longer than announced
     /// is an error, never a silent end.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let mut download = client.instances().files("web").get("/var/log/big.log").await?;
+    /// while let Some(chunk) = download.chunk().await? {
+    ///     println!("{} bytes", chunk.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_get)
     pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
         match self.response.chunk().await? {
             Some(chunk) => {
@@ -436,6 +447,16 @@ impl FileDownload {
     }
 
     /// Writes the whole content into `writer` (then flushes it); returns the byte count.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let download = client.instances().files("web").get("/etc/hostname").await?;
+    /// let mut file = tokio::fs::File::create("hostname").await.expect("a local file");
+    /// download.copy_to(&mut file).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_get)
     pub async fn copy_to<W>(mut self, writer: &mut W) -> Result<u64>
     where
         W: AsyncWrite + Unpin + ?Sized,
@@ -454,6 +475,15 @@ impl FileDownload {
     }
 
     /// Reads the whole content into memory.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let download = client.instances().files("web").get("/etc/hostname").await?;
+    /// let content = download.bytes().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_get)
     pub async fn bytes(mut self) -> Result<Vec<u8>> {
         // The announced length is a hint only: never reserve more than a chunk's worth ahead.
         let hint = self.length.unwrap_or(0).min(CHUNK as u64) as usize;
@@ -692,6 +722,8 @@ impl Files {
     /// if !client.instances().files("web").exists("/etc/app.conf").await? { /* ... */ }
     /// # Ok(()) }
     /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_head)
     pub async fn exists(&self, path: &str) -> Result<bool> {
         crate::error::found(self.stat(path).await)
     }

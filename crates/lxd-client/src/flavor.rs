@@ -20,12 +20,23 @@ impl Flavor {
     /// let server: lxd_proto::Server = serde_json::from_str(
     ///     r#"{"environment": {"server": "incus"}}"#).unwrap();
     /// assert_eq!(lxd_client::Flavor::of(&server), lxd_client::Flavor::Incus);
+    /// // What an untrusted client sees of Incus: no environment, Incus's extension names.
+    /// let untrusted: lxd_proto::Server = serde_json::from_str(
+    ///     r#"{"api_extensions": ["etag", "restrict_dev_incus"], "auth": "untrusted"}"#).unwrap();
+    /// assert_eq!(lxd_client::Flavor::of(&untrusted), lxd_client::Flavor::Incus);
     /// ```
     pub fn of(server: &Server) -> Flavor {
         match server.environment.server.as_str() {
             "incus" => Flavor::Incus,
+            "" if Self::incus_extensions(&server.api_extensions) => Flavor::Incus,
             _ => Flavor::Lxd,
         }
+    }
+
+    /// An untrusted client sees no `environment`, but does see the API extensions; Incus
+    /// renamed LXD's `dev_lxd` ones (`restrict_dev_incus`, `dev_incus_events`, ...).
+    fn incus_extensions(extensions: &[String]) -> bool {
+        extensions.iter().any(|e| e.contains("dev_incus"))
     }
 
     /// The server's name as it reports it.
@@ -33,6 +44,21 @@ impl Flavor {
         match self {
             Flavor::Lxd => "lxd",
             Flavor::Incus => "incus",
+        }
+    }
+
+    /// The `protocol` by which another server names this one as an image source (`lxd`,
+    /// `incus`).
+    pub fn image_protocol(self) -> &'static str {
+        self.name()
+    }
+
+    /// Where recorded exec output lives below `/1.0/instances/<name>/`: among the logs on
+    /// LXD (`logs`), apart on Incus (`logs/exec-output`).
+    pub fn exec_output_dir(self) -> &'static str {
+        match self {
+            Flavor::Lxd => "logs",
+            Flavor::Incus => "logs/exec-output",
         }
     }
 

@@ -137,6 +137,16 @@ impl ImageUpload {
 
     /// A unified image (one tarball) from a file; its name becomes the image's `filename`
     /// unless [`filename`](Self::filename) says otherwise.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::ImageUpload;
+    /// let upload = ImageUpload::unified_from_path("busybox.tar.gz").await?.alias("busybox");
+    /// client.images().upload_and_wait(upload).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post_untrusted)
     pub async fn unified_from_path(path: impl AsRef<Path>) -> Result<ImageUpload> {
         let part = open_part(path.as_ref()).await?;
         let mut upload = ImageUpload::new(Content::Unified(part));
@@ -157,6 +167,16 @@ impl ImageUpload {
     }
 
     /// A split container image: a metadata tarball and a rootfs (squashfs or tarball).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::ImageUpload;
+    /// let upload = ImageUpload::split_from_paths("meta.tar.xz", "rootfs.squashfs").await?;
+    /// client.images().upload_and_wait(upload).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post_untrusted)
     pub async fn split_from_paths(
         metadata: impl AsRef<Path>,
         rootfs: impl AsRef<Path>,
@@ -169,6 +189,16 @@ impl ImageUpload {
     }
 
     /// A virtual-machine image: a metadata tarball and a disk image (`rootfs.img`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::ImageUpload;
+    /// let upload = ImageUpload::vm_from_paths("meta.tar.xz", "rootfs.img").await?;
+    /// client.images().upload_and_wait(upload).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post_untrusted)
     pub async fn vm_from_paths(
         metadata: impl AsRef<Path>,
         rootfs_img: impl AsRef<Path>,

@@ -60,10 +60,17 @@ pub(crate) fn image_path(fingerprint: &str) -> Result<String> {
 
 /// Checks an alias name: not empty, no `/` (it is a path segment), no control characters.
 pub(crate) fn validate_alias_name(name: &str) -> Result<()> {
-    if name.is_empty() || name.contains('/') || name.chars().any(char::is_control) {
+    if name.is_empty()
+        || name == "."
+        || name == ".."
+        || name.contains('/')
+        || name.chars().any(char::is_control)
+    {
         return Err(Error::invalid(
             "image alias",
-            format!("{name:?}: must be non-empty, without '/' or control characters"),
+            format!(
+                "{name:?}: must be non-empty, not '.' or '..', without '/' or control characters"
+            ),
         ));
     }
     Ok(())

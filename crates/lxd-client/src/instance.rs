@@ -309,6 +309,30 @@ impl InstanceObject {
         self.sync().await
     }
 
+    /// Migrates the instance to the server of `target` and returns it there (pylxd's
+    /// `migrate`): a move in whichever mode the two servers allow, the source deleted only
+    /// once the copy exists. `live` asks for a stateful (CRIU) move of a running instance;
+    /// without it a running instance is stopped, moved and started again. For modes,
+    /// renames and members use [`Instances::move_from`](crate::Instances::move_from).
+    ///
+    /// ```no_run
+    /// # async fn demo(here: lxd_client::Client, there: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let web = here.instances().object("web").await?;
+    /// let web = web.migrate(&there, false).await?;
+    /// println!("now {} on {}", web.model().status, web.model().location);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_post)
+    pub async fn migrate(self, target: &crate::Client, live: bool) -> Result<InstanceObject> {
+        target
+            .instances()
+            .move_from(self.manager().client(), self.name())
+            .live(live)
+            .run()
+            .await
+    }
+
     /// Deletes the (stopped) instance and waits.
     ///
     /// ```no_run
@@ -329,6 +353,13 @@ impl InstanceObject {
     }
 
     /// The runtime state (status, CPU, memory, disk, network addresses, processes).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let web = client.instances().object("web").await?;
+    /// println!("{} processes", web.state().await?.processes);
+    /// # Ok(()) }
+    /// ```
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_state_get)
     pub async fn state(&self) -> Result<InstanceState> {
@@ -374,6 +405,13 @@ impl InstanceObject {
     /// a kill. For a clean stop with a limit use [`change_state`](Self::change_state) with
     /// [`InstanceStatePut::with_timeout`].
     ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let mut web = client.instances().object("web").await?;
+    /// web.stop(false).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_state_put)
     pub async fn stop(&mut self, force: bool) -> Result<()> {
         self.change_state(&InstanceStatePut::stop().with_force(force))
@@ -381,6 +419,13 @@ impl InstanceObject {
     }
 
     /// Restarts the instance and waits (`force`: kill instead of a clean shutdown).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let mut web = client.instances().object("web").await?;
+    /// web.restart(false).await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_state_put)
     pub async fn restart(&mut self, force: bool) -> Result<()> {
@@ -390,12 +435,27 @@ impl InstanceObject {
 
     /// Freezes (pauses) the instance and waits.
     ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let mut web = client.instances().object("web").await?;
+    /// web.freeze().await?;
+    /// web.unfreeze().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_state_put)
     pub async fn freeze(&mut self) -> Result<()> {
         self.change_state(&InstanceStatePut::freeze()).await
     }
 
     /// Unfreezes (resumes) the instance and waits.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let mut web = client.instances().object("web").await?;
+    /// web.unfreeze().await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_state_put)
     pub async fn unfreeze(&mut self) -> Result<()> {
@@ -413,6 +473,8 @@ impl InstanceObject {
     /// web.wait_for_status(StatusCode::STOPPED, Duration::from_secs(60)).await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_get)
     pub async fn wait_for_status(&mut self, status: StatusCode, deadline: Duration) -> Result<()> {
         self.instances
             .wait_for_status(&self.original.name, status, deadline)

@@ -106,16 +106,39 @@ fn validate_log_name(file: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether `file` is recorded exec output (`exec_<id>.stdout` or `.stderr`).
+fn is_exec_output(file: &str) -> bool {
+    file.starts_with("exec_") && (file.ends_with(".stdout") || file.ends_with(".stderr"))
+}
+
 impl InstanceLogs {
     /// The instance whose logs these are.
     pub fn instance(&self) -> &str {
         &self.instance
     }
 
-    fn path(&self, file: &str) -> Result<String> {
+    /// The URL of a log file. Recorded exec output (`exec_<id>.stdout|stderr`) lives where
+    /// the server keeps it: among the logs on LXD, under `logs/exec-output/` on Incus.
+    async fn path(&self, file: &str) -> Result<String> {
         validate_log_name(file)?;
+        let exec_dir = if is_exec_output(file) {
+            self.client.flavor().await?.exec_output_dir()
+        } else {
+            "logs"
+        };
+        self.path_in(file, exec_dir)
+    }
+
+    /// [`path`](Self::path) with the server's exec output directory given.
+    fn path_in(&self, file: &str, exec_dir: &str) -> Result<String> {
+        validate_log_name(file)?;
+        let dir = if is_exec_output(file) {
+            exec_dir
+        } else {
+            "logs"
+        };
         Ok(format!(
-            "{}/logs/{}",
+            "{}/{dir}/{}",
             instance_path(&self.instance)?,
             segment(file)
         ))
@@ -124,10 +147,32 @@ impl InstanceLogs {
     /// The names of the instance's log files (`lxc.log`, `lxc.conf`, recorded exec output,
     /// ...).
     ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// for file in client.instances().logs("web").list().await? {
+    ///     println!("{file}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_logs_get)
     pub async fn list(&self) -> Result<Vec<String>> {
-        let path = format!("{}/logs", instance_path(&self.instance)?);
-        let urls: Vec<String> = self.client.get_json(&path, &[]).await?;
+        let base = instance_path(&self.instance)?;
+        let mut urls: Vec<String> = self.client.get_json(&format!("{base}/logs"), &[]).await?;
+        // Incus lists recorded exec output apart; one listing here, as on LXD.
+        let exec_dir = self.client.flavor().await?.exec_output_dir();
+        if exec_dir != "logs" {
+            // Until the first recorded exec, Incus has no such directory and says 404.
+            match self
+                .client
+                .get_json::<Vec<String>>(&format!("{base}/{exec_dir}"), &[])
+                .await
+            {
+                Ok(more) => urls.extend(more),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
         urls.iter().map(|u| name_from_url(u)).collect()
     }
 
@@ -146,7 +191,7 @@ impl InstanceLogs {
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_log_get)
     pub async fn get(&self, file: &str) -> Result<ByteStream> {
         Ok(body_stream(
-            download(&self.client, &self.path(file)?).await?,
+            download(&self.client, &self.path(file).await?).await?,
         ))
     }
 
@@ -164,7 +209,7 @@ impl InstanceLogs {
     where
         W: AsyncWrite + Unpin + ?Sized,
     {
-        let response = download(&self.client, &self.path(file)?).await?;
+        let response = download(&self.client, &self.path(file).await?).await?;
         copy_body(
             response,
             writer,
@@ -189,7 +234,7 @@ impl InstanceLogs {
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_log_delete)
     pub async fn delete(&self, file: &str) -> Result<()> {
         self.client
-            .send::<()>(Method::DELETE, &self.path(file)?, &[], None)
+            .send::<()>(Method::DELETE, &self.path(file).await?, &[], None)
             .await?;
         Ok(())
     }
@@ -283,12 +328,27 @@ mod tests {
     fn log_names_and_paths() {
         let client = crate::instances::offline_client();
         let logs = client.instances().logs("c1");
+        let (lxd, incus) = (
+            crate::Flavor::Lxd.exec_output_dir(),
+            crate::Flavor::Incus.exec_output_dir(),
+        );
         assert_eq!(
-            logs.path("exec_1.stdout").unwrap(),
+            logs.path_in("exec_1.stdout", lxd).unwrap(),
             "/1.0/instances/c1/logs/exec_1.stdout"
         );
+        assert_eq!(
+            logs.path_in("exec_1.stderr", incus).unwrap(),
+            "/1.0/instances/c1/logs/exec-output/exec_1.stderr"
+        );
+        assert_eq!(
+            logs.path_in("lxc.log", incus).unwrap(),
+            "/1.0/instances/c1/logs/lxc.log"
+        );
         for bad in ["", ".", "..", "../lxc.log", "a\0b"] {
-            assert!(logs.path(bad).unwrap_err().is_invalid_input(), "{bad:?}");
+            assert!(
+                logs.path_in(bad, lxd).unwrap_err().is_invalid_input(),
+                "{bad:?}"
+            );
         }
         assert_eq!(logs.console_path().unwrap(), "/1.0/instances/c1/console");
     }

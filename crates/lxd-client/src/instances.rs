@@ -122,6 +122,12 @@ impl Instances {
 
     /// The names of the instances in the client's project (of this manager's type).
     ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// println!("{:?}", client.containers().list_names().await?);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_get)
     pub async fn list_names(&self) -> Result<Vec<String>> {
         self.query().names().await
@@ -129,6 +135,14 @@ impl Instances {
 
     /// Every instance of the client's project (of this manager's type), in one request
     /// (`recursion=1`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// for i in client.instances().list().await? {
+    ///     println!("{} {} on {}", i.name, i.status, i.location);
+    /// }
+    /// # Ok(()) }
+    /// ```
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_get_recursion1)
     pub async fn list(&self) -> Result<Vec<Instance>> {
@@ -668,6 +682,12 @@ impl InstanceQuery {
     /// The names of the matching instances. Across projects names may repeat; see
     /// [`names_by_project`](Self::names_by_project).
     ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let running = client.instances().query().filter("status", "Running").names().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_get)
     pub async fn names(self) -> Result<Vec<String>> {
         let urls: Vec<String> = self.get(0).await?;
@@ -676,6 +696,13 @@ impl InstanceQuery {
 
     /// The names of the matching instances grouped by project (from the `?project=` of the
     /// URLs LXD lists; none means `default`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let all = client.instances().query().all_projects().names_by_project().await?;
+    /// println!("{:?}", all.get("default"));
+    /// # Ok(()) }
+    /// ```
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_get)
     pub async fn names_by_project(self) -> Result<BTreeMap<String, Vec<String>>> {
@@ -700,6 +727,12 @@ impl InstanceQuery {
 
     /// The matching instances, in one request (`recursion=1`).
     ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let stopped = client.instances().query().filter("status", "Stopped").list().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_get_recursion1)
     pub async fn list(self) -> Result<Vec<Instance>> {
         self.get(1).await
@@ -707,6 +740,13 @@ impl InstanceQuery {
 
     /// The matching instances with state, snapshots and backups, in one request
     /// (`recursion=2`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let full = client.instances().query().all_projects().list_full().await?;
+    /// println!("{} instances", full.len());
+    /// # Ok(()) }
+    /// ```
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_get_recursion2)
     pub async fn list_full(self) -> Result<Vec<InstanceFull>> {

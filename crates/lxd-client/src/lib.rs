@@ -25,10 +25,24 @@
 //! - Calls LXD answers with background work return an [`Operation`]; `wait()` it.
 //! - Every error is an [`Error`] with predicates (`is_not_found()`, `is_conflict()`, ...).
 //! - [`Client::raw`] reaches any endpoint the managers do not cover yet.
+//! - [`LxcConfig`] builds a client from the `lxc` command's remotes
+//!   ([`Client::from_lxc_remote`]).
+//!
+//! The guide (one page per capability, and a pylxd-to-lxd-rs table) is in the repository's
+//! `docs/`; runnable examples are in `crates/lxd-client/examples/`.
+//!
+//! # Cargo features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `native-tls` | off | `ClientBuilder::native_tls()`: HTTPS through the platform's TLS library (OpenSSL on Linux) instead of rustls, with the same strict certificate pinning (a pin by bare fingerprint is refused with this backend). Needs OpenSSL's headers and `pkg-config` to build. |
+//!
+//! HTTPS uses rustls (with the `ring` provider) by default; the unix socket needs no TLS.
 
 mod backups;
 mod certificates;
 mod client;
+mod cluster;
 mod console;
 mod error;
 mod etag;
@@ -37,13 +51,16 @@ mod exec;
 mod files;
 mod flavor;
 mod image_aliases;
+mod image_copy;
 mod image_upload;
 mod images;
 mod instance;
+mod instance_copy;
 mod instance_logs;
 mod instance_publish;
 mod instance_wait;
 mod instances;
+mod migration;
 mod network_acls;
 mod network_forwards;
 mod networks;
@@ -52,15 +69,21 @@ mod path;
 mod profiles;
 mod projects;
 mod raw;
+mod remotes;
 mod server;
 mod snapshots;
 mod storage_pools;
+mod storage_volume_copy;
 mod storage_volumes;
 mod warnings;
 
 pub use backups::{BackupImport, InstanceBackups};
 pub use certificates::{Certificates, TrustToken};
 pub use client::{Client, ClientBuilder};
+pub use cluster::{
+    ClusterGroups, ClusterManager, ClusterMembers, JoinToken, validate_cluster_group_name,
+    validate_cluster_member_name,
+};
 pub use console::{ConsoleBuilder, ConsoleSession};
 pub use error::{Error, Result};
 pub use etag::{ETag, Versioned};
@@ -75,11 +98,14 @@ pub use files::{
 };
 pub use flavor::Flavor;
 pub use image_aliases::ImageAliases;
+pub use image_copy::ImageCopy;
 pub use image_upload::{ImageExport, ImageProgressFn, ImageUpload};
 pub use images::{ImageObject, Images};
 pub use instance::InstanceObject;
+pub use instance_copy::InstanceCopy;
 pub use instance_logs::{ByteStream, InstanceLogs};
 pub use instances::{InstanceQuery, Instances};
+pub use migration::MigrationMode;
 pub use network_acls::NetworkAcls;
 pub use network_forwards::NetworkForwards;
 pub use networks::Networks;
@@ -92,8 +118,10 @@ pub use path::{
 pub use profiles::Profiles;
 pub use projects::Projects;
 pub use raw::RawRequest;
+pub use remotes::{LxcConfig, LxcRemote};
 pub use snapshots::{InstanceSnapshots, validate_snapshot_name};
 pub use storage_pools::StoragePools;
+pub use storage_volume_copy::VolumeCopy;
 pub use storage_volumes::{StorageVolumeSnapshots, StorageVolumes};
 pub use warnings::Warnings;
 

@@ -56,6 +56,15 @@ impl Operation {
     }
 
     /// A handle on an existing operation, by id (fetches it).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let op = lxd_client::Operation::get(&client, "6916c8a6-9b7d-4abd-90b3-aedfec7ec7da").await?;
+    /// println!("{}", op.info().status);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_get)
     pub async fn get(client: &Client, id: &str) -> Result<Operation> {
         let info = fetch(client, id).await?;
         Ok(Operation {
@@ -80,23 +89,65 @@ impl Operation {
     }
 
     /// Fetches the operation again.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let mut op = client.instances().delete("old").await?;
+    /// println!("{}", op.refresh().await?.status);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_get)
     pub async fn refresh(&mut self) -> Result<&lxd_proto::Operation> {
         self.info = fetch(&self.client, &self.info.id).await?;
         Ok(&self.info)
     }
 
     /// Asks the server to cancel the operation (LXD refuses for operations that cannot be).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let op = client.instances().delete("big").await?;
+    /// op.cancel().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_delete)
     pub async fn cancel(&self) -> Result<()> {
         cancel(&self.client, &self.info.id).await
     }
 
     /// Waits until the operation ends, without a deadline. Success returns the final
     /// operation; failure and cancellation are errors carrying LXD's message.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let done = client.instances().delete("old").await?.wait().await?;
+    /// println!("{}", done.status);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_wait_get)
     pub async fn wait(self) -> Result<lxd_proto::Operation> {
         wait(&self.client, &self.info.id, None, None, |_| {}).await
     }
 
     /// Waits at most `deadline`; [`Error::OperationTimeout`] if it is still running then.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use std::time::Duration;
+    /// let op = client.instances().delete("old").await?;
+    /// match op.wait_timeout(Duration::from_secs(60)).await {
+    ///     Err(e) if e.is_timeout() => println!("still running"),
+    ///     other => {
+    ///         other?;
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_wait_get)
     pub async fn wait_timeout(self, deadline: Duration) -> Result<lxd_proto::Operation> {
         wait(&self.client, &self.info.id, Some(deadline), None, |_| {}).await
     }
@@ -113,12 +164,24 @@ impl Operation {
     /// op.wait_with_events(&events).await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/events_get)
     pub async fn wait_with_events(self, events: &EventStream) -> Result<lxd_proto::Operation> {
         events.wait_for(&self.client, &self.info.id).await
     }
 
     /// Waits, calling `on_update` with the operation about every second while it runs (its
     /// metadata carries the progress LXD reports).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let op = client.instances().delete("old").await?;
+    /// op.wait_with_progress(|o| println!("{} {:?}", o.status, o.metadata))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_get)
     pub async fn wait_with_progress(
         self,
         on_update: impl FnMut(&lxd_proto::Operation),
@@ -218,8 +281,17 @@ async fn poll_until_final(
         let request = client
             .request(Method::GET, &path, &[("timeout", &timeout_arg)])
             .timeout(limit);
-        let reply = client.execute(request).await?;
-        let op: lxd_proto::Operation = decode_metadata(&context, reply.envelope)?;
+        let op: lxd_proto::Operation = match client.execute(request).await {
+            Ok(reply) => decode_metadata(&context, reply.envelope)?,
+            // Incus answers `/wait` with an error envelope both when the operation failed
+            // (its error as the message) and when the wait timed out ("context deadline
+            // exceeded"); LXD with the operation itself. The operation says which it is.
+            Err(e @ Error::Api { .. }) if !e.is_not_found() => match fetch(client, id).await {
+                Ok(op) if op.status_code.is_final() || slice.is_some() => op,
+                _ => return Err(e),
+            },
+            Err(e) => return Err(e),
+        };
         if op.status_code.is_final() {
             return Ok(op);
         }
@@ -277,6 +349,14 @@ impl Operations {
 
     /// Every operation of the client's project, whatever its state (`recursion=1`).
     ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// for op in client.operations().list().await? {
+    ///     println!("{} {} {}", op.id, op.description, op.status);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operations_get_recursion1)
     pub async fn list(&self) -> Result<Vec<lxd_proto::Operation>> {
         // LXD groups them by status: {"running": [...], "success": [...]}.
@@ -288,17 +368,44 @@ impl Operations {
     }
 
     /// One operation, as a handle.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let op = client.operations().get("6916c8a6-9b7d-4abd-90b3-aedfec7ec7da").await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_get)
     pub async fn get(&self, id: &str) -> Result<Operation> {
         Operation::get(&self.client, id).await
     }
 
     /// Waits for an operation by id, with an optional deadline.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let done = client.operations().wait("6916c8a6-9b7d-4abd-90b3-aedfec7ec7da", None).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_wait_get)
     pub async fn wait(&self, id: &str, deadline: Option<Duration>) -> Result<lxd_proto::Operation> {
         wait(&self.client, id, deadline, None, |_| {}).await
     }
 
     /// Waits for an operation by id through an event stream (see
     /// [`EventStream::wait_operation`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::proto::EventType;
+    /// let events = client.events().types([EventType::Operation]).connect().await?;
+    /// let id = client.instances().delete("old").await?.id().to_string();
+    /// client.operations().wait_with_events(&id, &events).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/events_get)
     pub async fn wait_with_events(
         &self,
         id: &str,
@@ -309,6 +416,14 @@ impl Operations {
     }
 
     /// Cancels an operation by id.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// client.operations().cancel("6916c8a6-9b7d-4abd-90b3-aedfec7ec7da").await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_delete)
     pub async fn cancel(&self, id: &str) -> Result<()> {
         cancel(&self.client, id).await
     }

@@ -5,6 +5,11 @@ use crate::error::{Error, Result};
 /// Percent-encodes one path segment: everything but RFC 3986 unreserved characters, so a name
 /// can never add a segment, a query or a fragment.
 pub(crate) fn segment(s: &str) -> String {
+    // `.` and `..` are dot-segments: URL handling would resolve them away and send the
+    // request to another endpoint. Encoded, they stay a name.
+    if s == "." || s == ".." {
+        return s.replace('.', "%2E");
+    }
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -224,6 +229,9 @@ mod tests {
         assert_eq!(segment("../x"), "..%2Fx");
         assert_eq!(segment("a b?c#d"), "a%20b%3Fc%23d");
         assert_eq!(segment("é"), "%C3%A9");
+        assert_eq!(segment("."), "%2E");
+        assert_eq!(segment(".."), "%2E%2E");
+        assert_eq!(segment("..."), "...");
     }
 
     #[test]

@@ -116,12 +116,34 @@ impl RawRequest {
     }
 
     /// Sends and decodes LXD's envelope; LXD errors become [`Error::Api`].
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let reply = client.raw(lxd_client::Method::GET, "/1.0/resources").send().await?;
+    /// println!("{}", reply.metadata["cpu"]["total"]);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/resources_get)
     pub async fn send(self) -> Result<lxd_proto::Response> {
         let (client, request) = self.build();
         Ok(client.execute(request).await?.envelope)
     }
 
     /// Sends a request LXD answers with an operation, and returns its handle.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let op = client
+    ///     .raw(lxd_client::Method::PUT, "/1.0/instances/web/state")
+    ///     .json(&serde_json::json!({"action": "restart", "timeout": 30}))?
+    ///     .operation()
+    ///     .await?;
+    /// op.wait().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_state_put)
     pub async fn operation(self) -> Result<Operation> {
         let context = format!("{} {}", self.method, self.path);
         let (client, request) = self.build();
@@ -131,6 +153,19 @@ impl RawRequest {
 
     /// Sends and returns the undecoded response, for streamed bodies (file and image
     /// downloads). The status is not judged.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let response = client
+    ///     .raw(lxd_client::Method::GET, "/1.0/instances/web/files")
+    ///     .query("path", "/etc/hostname")
+    ///     .send_streaming()
+    ///     .await?;
+    /// println!("{}", response.status());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_get)
     pub async fn send_streaming(self) -> Result<lxd_transport::Response> {
         let (client, request) = self.build();
         Ok(client.transport().send(request).await?)

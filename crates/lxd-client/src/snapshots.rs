@@ -89,6 +89,12 @@ impl InstanceSnapshots {
 
     /// The snapshots' names.
     ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let names = client.instances().snapshots("web").list_names().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_snapshots_get)
     pub async fn list_names(&self) -> Result<Vec<String>> {
         let urls: Vec<String> = self.client.get_json(&self.collection()?, &[]).await?;
@@ -96,6 +102,14 @@ impl InstanceSnapshots {
     }
 
     /// Every snapshot, in one request (`recursion=1`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// for s in client.instances().snapshots("web").list().await? {
+    ///     println!("{} {}", s.name, s.created_at);
+    /// }
+    /// # Ok(()) }
+    /// ```
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_snapshots_get_recursion1)
     pub async fn list(&self) -> Result<Vec<InstanceSnapshot>> {
@@ -121,12 +135,27 @@ impl InstanceSnapshots {
     /// One snapshot with its ETag, for an [`update`](Self::update) that must not overwrite a
     /// concurrent change.
     ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let versioned = client.instances().snapshots("web").get_with_etag("snap0").await?;
+    /// println!("{:?}", versioned.etag);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_snapshot_get)
     pub async fn get_with_etag(&self, snapshot: &str) -> Result<Versioned<InstanceSnapshot>> {
         self.client.get_versioned(&self.path(snapshot)?, &[]).await
     }
 
     /// Whether the snapshot exists.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// if !client.instances().snapshots("web").exists("before-upgrade").await? {
+    ///     println!("no snapshot yet");
+    /// }
+    /// # Ok(()) }
+    /// ```
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_snapshot_get)
     pub async fn exists(&self, snapshot: &str) -> Result<bool> {
@@ -269,6 +298,14 @@ impl InstanceSnapshots {
 
     /// Starts publishing the snapshot as an image (works while the instance runs); see
     /// [`Instances::publish`] for `request`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::proto::ImagesPost;
+    /// let snapshots = client.instances().snapshots("web");
+    /// snapshots.publish("snap0", &ImagesPost::default()).await?.wait().await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post)
     pub async fn publish(&self, snapshot: &str, request: &ImagesPost) -> Result<Operation> {

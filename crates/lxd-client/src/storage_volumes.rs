@@ -35,7 +35,7 @@ use crate::storage_pools::pool_path;
 /// ```
 #[derive(Debug, Clone)]
 pub struct StorageVolumes {
-    client: Client,
+    pub(crate) client: Client,
     pool: String,
 }
 
@@ -90,7 +90,7 @@ impl StorageVolumes {
         &self.pool
     }
 
-    fn typed_path(&self, volume_type: &StorageVolumeType) -> Result<String> {
+    pub(crate) fn typed_path(&self, volume_type: &StorageVolumeType) -> Result<String> {
         check_type(volume_type)?;
         Ok(format!(
             "{}/volumes/{}",
@@ -99,7 +99,7 @@ impl StorageVolumes {
         ))
     }
 
-    fn item_path(&self, volume_type: &StorageVolumeType, name: &str) -> Result<String> {
+    pub(crate) fn item_path(&self, volume_type: &StorageVolumeType, name: &str) -> Result<String> {
         validate_storage_volume_name(name)?;
         Ok(format!(
             "{}/{}",

@@ -278,11 +278,11 @@ impl fmt::Debug for CertificateAddToken {
 }
 
 /// Standard base64 (RFC 4648, with padding), just enough for tokens; keeps the crate at
-/// serde + serde_json.
-mod base64 {
+/// serde + serde_json. Shared with the cluster join token.
+pub(crate) mod base64 {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-    pub(super) fn encode(input: &[u8]) -> String {
+    pub(crate) fn encode(input: &[u8]) -> String {
         let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
         for chunk in input.chunks(3) {
             let bytes = [
@@ -304,7 +304,7 @@ mod base64 {
     }
 
     /// `None` on any invalid character or length. Padding is optional.
-    pub(super) fn decode(input: &str) -> Option<Vec<u8>> {
+    pub(crate) fn decode(input: &str) -> Option<Vec<u8>> {
         let input = input.trim_end_matches('=').as_bytes();
         if input.len() % 4 == 1 {
             return None;

@@ -702,13 +702,13 @@ fn empty_as_null<S: serde::Serializer, T: Serialize>(
 }
 
 /// `POST /1.0/instances/<name>`: rename, or move/migrate, an instance. Only what is set is
-/// sent, so a rename is just the new name.
+/// sent (and `live`, always), so a rename is the new name.
 ///
 /// ```
 /// use lxd_proto::InstancePost;
 ///
 /// let rename = InstancePost { name: "web-old".into(), ..Default::default() };
-/// assert_eq!(serde_json::to_string(&rename).unwrap(), r#"{"name":"web-old"}"#);
+/// assert_eq!(serde_json::to_string(&rename).unwrap(), r#"{"name":"web-old","live":false}"#);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -719,8 +719,8 @@ pub struct InstancePost {
     /// A migration to another server rather than a rename.
     #[serde(skip_serializing_if = "is_false")]
     pub migration: bool,
-    /// Live migration (migration only).
-    #[serde(skip_serializing_if = "is_false")]
+    /// Live migration (migration only). Always sent: LXD 5.0 takes a missing `live` as
+    /// `true`, which makes a plain migration of a running instance a CRIU one.
     pub live: bool,
     /// Leave the snapshots behind (migration only).
     #[serde(skip_serializing_if = "is_false")]
@@ -904,7 +904,7 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_value(&post).unwrap(),
-            json!({"name": "c2", "migration": true,
+            json!({"name": "c2", "migration": true, "live": false,
                    "target": {"certificate": "PEM", "secrets": {"control": "t0p"}}})
         );
         assert!(!format!("{post:?}").contains("t0p"));

@@ -44,6 +44,7 @@ mod string_enum;
 mod util;
 
 mod certificate;
+mod cluster;
 mod console;
 mod event;
 mod exec;
@@ -68,6 +69,13 @@ mod warning;
 
 pub use certificate::{
     Certificate, CertificateAddToken, CertificatePut, CertificateType, CertificatesPost,
+};
+pub use cluster::{
+    Cluster, ClusterCertificatePut, ClusterEvacuateMode, ClusterGroup, ClusterGroupPost,
+    ClusterGroupPut, ClusterGroupsPost, ClusterMember, ClusterMemberAction, ClusterMemberConfigKey,
+    ClusterMemberJoinToken, ClusterMemberPost, ClusterMemberPut, ClusterMemberState,
+    ClusterMemberStatePost, ClusterMemberStatus, ClusterMemberSysInfo, ClusterMembersPost,
+    ClusterPut,
 };
 pub use console::{ConsoleType, InstanceConsoleControl, InstanceConsolePost};
 pub use event::{

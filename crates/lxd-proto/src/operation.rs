@@ -67,7 +67,9 @@ pub struct Operation {
     pub status: String,
     /// Status code; see [`StatusCode::is_final`].
     pub status_code: StatusCode,
-    /// Affected resources by kind ("instances", "containers", ...) as URLs.
+    /// Affected resources by kind ("instances", "containers", ...) as URLs. A kind LXD
+    /// sends as `null` (a cluster join token has `{"cluster": null}`) decodes as empty.
+    #[serde(deserialize_with = "resources_nullable_lists")]
     pub resources: Option<BTreeMap<String, Vec<String>>>,
     /// Operation-specific data (progress, websocket secrets, exec return code, ...).
     pub metadata: Option<Value>,
@@ -80,6 +82,22 @@ pub struct Operation {
     /// Fields this crate does not know, kept and written back.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// `resources` where each kind's list may be `null` (Go's nil slice).
+fn resources_nullable_lists<'de, D>(
+    deserializer: D,
+) -> Result<Option<BTreeMap<String, Vec<String>>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let raw = Option::<BTreeMap<String, Option<Vec<String>>>>::deserialize(deserializer)?;
+    Ok(raw.map(|kinds| {
+        kinds
+            .into_iter()
+            .map(|(kind, urls)| (kind, urls.unwrap_or_default()))
+            .collect()
+    }))
 }
 
 /// Progress of an operation, read best-effort from its metadata by [`Operation::progress`].
@@ -311,5 +329,15 @@ mod tests {
         assert_eq!(op.resources, None);
         assert_eq!(op.resources_of("instances"), &[] as &[String]);
         assert_eq!(serde_json::to_value(&op).unwrap(), wire);
+    }
+
+    #[test]
+    fn null_resource_lists_decode_as_empty() {
+        // A cluster join token operation on LXD 5.0.2.
+        let op: Operation =
+            serde_json::from_value(json!({"class": "token", "resources": {"cluster": null}}))
+                .unwrap();
+        assert_eq!(op.resources_of("cluster"), &[] as &[String]);
+        assert!(op.resources.unwrap().contains_key("cluster"));
     }
 }

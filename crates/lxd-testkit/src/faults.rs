@@ -53,6 +53,9 @@ pub enum Fault {
     /// Operations started by the request never finish; they can be cancelled
     /// (`DELETE /1.0/operations/<id>`), which ends them as Cancelled.
     StallOperation,
+    /// Event websockets (`/1.0/events`) opened by the request are dropped without a close
+    /// frame right after the first event goes out: a stream closed mid-way.
+    CloseEventsWebsocket,
 }
 
 /// A [`Fault`] and the requests it applies to: every request unless narrowed by
@@ -132,6 +135,8 @@ pub struct FaultId(u64);
 pub struct Faults {
     rules: Mutex<Vec<(FaultId, FaultRule)>>,
     next: AtomicU64,
+    /// Requests seen (whether a rule matched or not).
+    seen: AtomicU64,
 }
 
 /// What the response side of a request must do.
@@ -149,6 +154,7 @@ pub(crate) struct RequestFaults {
     pub(crate) error: Option<(u16, String)>,
     pub(crate) reply: Option<ReplyFault>,
     pub(crate) close_exec_websocket: bool,
+    pub(crate) close_events_websocket: bool,
     pub(crate) operation: Option<OperationFault>,
 }
 
@@ -190,8 +196,16 @@ impl Faults {
         self.len() == 0
     }
 
+    /// How many HTTP requests (websocket upgrades included) reached the server's handler
+    /// so far: a test can prove that a refused call sent nothing (a failed TLS handshake
+    /// is not a request).
+    pub fn requests_seen(&self) -> u64 {
+        self.seen.load(Ordering::SeqCst)
+    }
+
     /// Collects what the rules do to one request, using up counted rules.
     pub(crate) fn for_request(&self, method: &Method, path: &str) -> RequestFaults {
+        self.seen.fetch_add(1, Ordering::SeqCst);
         let mut out = RequestFaults::default();
         let mut rules = self.rules.lock().expect("faults lock");
         for (_, rule) in rules.iter_mut() {
@@ -216,6 +230,7 @@ impl Faults {
                     out.reply.get_or_insert(ReplyFault::Malformed);
                 }
                 Fault::CloseExecWebsocket => out.close_exec_websocket = true,
+                Fault::CloseEventsWebsocket => out.close_events_websocket = true,
                 Fault::FailOperation(message) => {
                     out.operation
                         .get_or_insert(OperationFault::Fail(message.clone()));

@@ -8,7 +8,8 @@
 //! an in-memory file system, exec over websockets running a small built-in command set,
 //! images, profiles, networks, storage pools and volumes, certificates, warnings, a
 //! simulated cluster, operations and events, with LXD's envelopes, status codes, ETags and
-//! error messages. [`Faults`] can be injected per server, method and path.
+//! error messages. [`Faults`] can be injected per server, method and path. It can also
+//! present itself as Incus, LXD's fork ([`TestServerBuilder::flavor`], [`ServerFlavor`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -33,6 +34,7 @@ mod events;
 mod extensions;
 mod faults;
 mod filter;
+mod flavor;
 mod fs;
 mod http;
 mod multipart;
@@ -47,6 +49,7 @@ mod util;
 mod websocket;
 
 pub use faults::{Fault, FaultId, FaultRule, Faults};
+pub use flavor::ServerFlavor;
 pub use seed::{ImageSeed, ProfileSeed};
 pub use server::{BlockingTestServer, Error, TestServer, TestServerBuilder};
 pub use tls::ClientCertificate;

@@ -3,6 +3,8 @@
 //! ```text
 //! cargo run -p lxd-testkit -- --dir /tmp/tk [--https 127.0.0.1:8443] [--trust-password PW]
 //! LXD_DIR=/tmp/tk LXD_SOCKET=/tmp/tk/unix.socket lxc --force-local list
+//! cargo run -p lxd-testkit -- --dir /tmp/tki --incus
+//! INCUS_DIR=/tmp/tki INCUS_SOCKET=/tmp/tki/unix.socket incus --force-local list
 //! ```
 
 use std::net::SocketAddr;
@@ -10,11 +12,13 @@ use std::process::ExitCode;
 
 const USAGE: &str = "\
 usage: lxd-testkit --dir DIR [--https ADDR] [--trust-password PASSWORD] [--server-name NAME]
-                   [--without-busybox]
+                   [--without-busybox] [--incus]
 
 Serves an in-memory LXD imitation on DIR/unix.socket (and on HTTPS at ADDR, a loopback
 address such as 127.0.0.1:8443; port 0 picks one) until interrupted.
-Point lxc at it with: LXD_DIR=DIR LXD_SOCKET=DIR/unix.socket lxc --force-local ...";
+Point lxc at it with: LXD_DIR=DIR LXD_SOCKET=DIR/unix.socket lxc --force-local ...
+--incus presents it as Incus (environment.server \"incus\", X-Incus-* headers); point incus
+at it with: INCUS_DIR=DIR INCUS_SOCKET=DIR/unix.socket incus --force-local ...";
 
 #[derive(Debug)]
 struct Options {
@@ -23,6 +27,7 @@ struct Options {
     trust_password: Option<String>,
     server_name: Option<String>,
     busybox: bool,
+    incus: bool,
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
@@ -33,6 +38,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
         trust_password: None,
         server_name: None,
         busybox: true,
+        incus: false,
     };
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -57,6 +63,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--trust-password" => options.trust_password = Some(value("--trust-password")?),
             "--server-name" => options.server_name = Some(value("--server-name")?),
             "--without-busybox" => options.busybox = false,
+            "--incus" => options.incus = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -94,6 +101,9 @@ async fn main() -> ExitCode {
     if !options.busybox {
         builder = builder.without_busybox();
     }
+    if options.incus {
+        builder = builder.incus();
+    }
     let server = match builder.start().await {
         Ok(server) => server,
         Err(e) => {
@@ -101,7 +111,12 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("lxd-testkit serving (LXD 5.0 imitation, state in memory)");
+    let (imitation, tool, env) = if options.incus {
+        ("Incus 6.0", "incus", ("INCUS_DIR", "INCUS_SOCKET"))
+    } else {
+        ("LXD 5.0", "lxc", ("LXD_DIR", "LXD_SOCKET"))
+    };
+    println!("lxd-testkit serving ({imitation} imitation, state in memory)");
     println!("  unix socket:  {}", server.socket_path().display());
     if let Some(url) = server.https_url() {
         println!("  HTTPS:        {url}");
@@ -109,7 +124,9 @@ async fn main() -> ExitCode {
         println!("  fingerprint:  {}", server.certificate_fingerprint());
     }
     println!(
-        "  use it with:  export LXD_DIR={dir} LXD_SOCKET={socket}; lxc --force-local list",
+        "  use it with:  export {dir_var}={dir} {socket_var}={socket}; {tool} --force-local list",
+        dir_var = env.0,
+        socket_var = env.1,
         dir = server.dir().display(),
         socket = server.socket_path().display()
     );
@@ -151,5 +168,7 @@ mod tests {
         assert!(parse(args(&[])).unwrap_err().contains("--dir"));
         assert_eq!(parse(args(&["--help"])).unwrap_err(), "");
         assert!(parse(args(&["--bogus"])).is_err());
+        assert!(!options.incus);
+        assert!(parse(args(&["--dir", "d", "--incus"])).unwrap().incus);
     }
 }

@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::events::Events;
 use crate::faults::Faults;
+use crate::flavor::ServerFlavor;
 use crate::http::{ApiError, Body, Identity, Req, error_response, render};
 use crate::operations::Operations;
 use crate::seed::Seed;
@@ -32,6 +33,8 @@ pub(crate) struct Inner {
     pub(crate) events: Arc<Events>,
     pub(crate) faults: Faults,
     pub(crate) identity: ServerIdentity,
+    /// The server presented: LXD or Incus.
+    pub(crate) flavor: ServerFlavor,
     /// Flips to true when the server stops; long-running tasks end then.
     pub(crate) shutdown: watch::Sender<bool>,
     /// What `environment.server_pid` says.
@@ -105,6 +108,7 @@ pub struct TestServerBuilder {
     seeds: Vec<Seed>,
     busybox: bool,
     trust_password: Option<String>,
+    flavor: ServerFlavor,
 }
 
 impl std::fmt::Debug for TestServerBuilder {
@@ -113,6 +117,7 @@ impl std::fmt::Debug for TestServerBuilder {
             .field("dir", &self.dir)
             .field("https", &self.https)
             .field("server_name", &self.server_name)
+            .field("flavor", &self.flavor)
             .finish_non_exhaustive()
     }
 }
@@ -127,6 +132,7 @@ impl Default for TestServerBuilder {
             seeds: Vec::new(),
             busybox: true,
             trust_password: None,
+            flavor: ServerFlavor::Lxd,
         }
     }
 }
@@ -159,6 +165,30 @@ impl TestServerBuilder {
     pub fn server_name(mut self, name: &str) -> Self {
         self.server_name = name.to_string();
         self
+    }
+
+    /// Presents the server as LXD (the default) or as Incus: `GET /1.0` says
+    /// `environment.server: "incus"` with Incus's version, extensions and `auth_user_*`
+    /// fields, the files and images APIs speak `X-Incus-*` headers and image exports carry
+    /// `X-Incus-Type`. Everything else (state, endpoints, errors) stays LXD 5.0's.
+    ///
+    /// ```
+    /// use lxd_testkit::{ServerFlavor, TestServer};
+    ///
+    /// let server = TestServer::builder()
+    ///     .flavor(ServerFlavor::Incus)
+    ///     .start_blocking()
+    ///     .unwrap();
+    /// assert_eq!(server.flavor(), ServerFlavor::Incus);
+    /// ```
+    pub fn flavor(mut self, flavor: ServerFlavor) -> Self {
+        self.flavor = flavor;
+        self
+    }
+
+    /// Presents the server as Incus: short for `.flavor(ServerFlavor::Incus)`.
+    pub fn incus(self) -> Self {
+        self.flavor(ServerFlavor::Incus)
     }
 
     /// How long finished operations stay listed (LXD: 5 seconds).
@@ -447,6 +477,7 @@ impl TestServer {
             events,
             faults: Faults::default(),
             identity,
+            flavor: builder.flavor,
             shutdown,
             pid: i64::from(std::process::id()),
             killed: tokio::sync::broadcast::channel(64).0,
@@ -515,6 +546,21 @@ impl TestServer {
     /// The fault rules; see [`Faults`].
     pub fn faults(&self) -> &Faults {
         &self.inner.faults
+    }
+
+    /// The server this one presents itself as ([`TestServerBuilder::flavor`]).
+    pub fn flavor(&self) -> ServerFlavor {
+        self.inner.flavor
+    }
+
+    /// Environment variables that point the `incus` command at this server: `INCUS_DIR`
+    /// and `INCUS_SOCKET` (read first). Meant for a server started in Incus mode
+    /// ([`TestServerBuilder::incus`]); use `incus --force-local` too.
+    pub fn incus_env(&self) -> Vec<(String, String)> {
+        vec![
+            ("INCUS_DIR".into(), self.dir.display().to_string()),
+            ("INCUS_SOCKET".into(), self.socket.display().to_string()),
+        ]
     }
 
     /// Environment variables that point the `lxc` command at this server: `LXD_DIR` and

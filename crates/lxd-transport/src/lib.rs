@@ -3,8 +3,10 @@
 //!
 //! This crate knows nothing of LXD's resources; `lxd-client` builds on it. It offers:
 //!
-//! - socket discovery ([`discover_socket`]): an explicit path, `LXD_SOCKET`,
-//!   `$LXD_DIR/unix.socket`, the snap path, `/var/lib/lxd/unix.socket`;
+//! - socket discovery ([`discover_socket`]): an explicit path, `LXD_SOCKET`, `INCUS_SOCKET`,
+//!   `$LXD_DIR/unix.socket`, `$INCUS_DIR/unix.socket`, the snap path,
+//!   `/var/lib/lxd/unix.socket`, then Incus's `/var/lib/incus/unix.socket` and
+//!   `/run/incus/unix.socket`;
 //! - HTTPS with a [`ClientIdentity`] and a [`ServerTrust`] (a pinned certificate or
 //!   fingerprint that works whatever the certificate's names, CA certificates, or system
 //!   roots). Verification is on unless [`ServerTrust::DangerAcceptAnyCertificate`] is named;
@@ -22,6 +24,8 @@
 //! ```
 
 mod error;
+#[cfg(feature = "native-tls")]
+mod native;
 mod request;
 mod socket;
 mod tls;
@@ -30,7 +34,10 @@ mod websocket;
 
 pub use error::{BoxError, Error, Result};
 pub use request::{Body, Request, Response, Timeout};
-pub use socket::{SNAP_SOCKET, SYSTEM_SOCKET, discover_socket, socket_candidates};
+pub use socket::{
+    INCUS_RUN_SOCKET, INCUS_SOCKET, SNAP_SOCKET, SYSTEM_SOCKET, SocketEnv, discover_socket,
+    socket_candidates,
+};
 pub use tls::{ClientIdentity, Fingerprint, PinMismatch, ServerTrust};
 pub use transport::{DEFAULT_HTTPS_PORT, Endpoint, Transport, TransportBuilder, parse_https_url};
 pub use websocket::WebSocket;

@@ -167,6 +167,18 @@ impl ClientIdentity {
     pub fn certificate_der(&self) -> &[u8] {
         &self.chain[0]
     }
+
+    /// The certificate chain, for another TLS backend.
+    #[cfg(feature = "native-tls")]
+    pub(crate) fn chain(&self) -> &[CertificateDer<'static>] {
+        &self.chain
+    }
+
+    /// The private key, for another TLS backend.
+    #[cfg(feature = "native-tls")]
+    pub(crate) fn key(&self) -> &PrivateKeyDer<'static> {
+        &self.key
+    }
 }
 
 impl fmt::Debug for ClientIdentity {
@@ -186,6 +198,10 @@ pub enum ServerTrust {
     /// Trust exactly the certificate with this SHA-256 fingerprint, whatever its names and
     /// dates (LXD's self-signed certificates).
     Pinned(Fingerprint),
+    /// Trust exactly this certificate (DER), whatever its names and dates: what
+    /// [`ServerTrust::pinned_pem`] gives. With rustls the same as `Pinned` with its
+    /// fingerprint; the native-tls backend needs the certificate itself.
+    PinnedCertificate(Vec<u8>),
     /// Trust servers whose chain leads to one of these CA certificates (PEM); names must
     /// match the address dialled.
     CaCertificates(Vec<Vec<u8>>),
@@ -202,7 +218,8 @@ pub enum ServerTrust {
 impl ServerTrust {
     /// Pins the certificate given in PEM form (for example LXD's `server.crt`).
     pub fn pinned_pem(pem: &[u8]) -> Result<ServerTrust> {
-        Ok(ServerTrust::Pinned(Fingerprint::of_pem(pem)?))
+        let der = parse_certificates(pem, "certificate")?.swap_remove(0);
+        Ok(ServerTrust::PinnedCertificate(der.as_ref().to_vec()))
     }
 
     /// Pins a fingerprint given as hex text.
@@ -245,6 +262,10 @@ pub(crate) fn client_config(
     let verifier: Arc<dyn ServerCertVerifier> = match trust {
         ServerTrust::Pinned(fp) => Arc::new(FixedVerifier {
             expected: Some(*fp),
+            algorithms: provider.signature_verification_algorithms,
+        }),
+        ServerTrust::PinnedCertificate(der) => Arc::new(FixedVerifier {
+            expected: Some(Fingerprint::of_der(der)),
             algorithms: provider.signature_verification_algorithms,
         }),
         // An all-zero fingerprint is no certificate's: every handshake is refused.

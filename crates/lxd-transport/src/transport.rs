@@ -97,6 +97,8 @@ pub struct TransportBuilder {
     connect_timeout: Option<Duration>,
     timeout: Option<Duration>,
     user_agent: String,
+    #[cfg(feature = "native-tls")]
+    native_tls: bool,
 }
 
 #[derive(Debug)]
@@ -137,6 +139,28 @@ impl TransportBuilder {
         self
     }
 
+    /// Speaks HTTPS through the platform's TLS library (OpenSSL on Linux) instead of rustls
+    /// (feature `native-tls`). Trust stays strict: a pinned certificate is the only trust
+    /// anchor and only host names go unchecked. A pin given as a bare fingerprint
+    /// ([`ServerTrust::Pinned`]) cannot be enforced by the platform library before a request
+    /// is sent, so [`build`](Self::build) refuses it: pin the certificate itself
+    /// ([`ServerTrust::pinned_pem`]). Ignored by unix-socket transports.
+    ///
+    /// ```no_run
+    /// use lxd_transport::{ServerTrust, Transport};
+    /// # fn demo(server_pem: &[u8]) -> Result<(), lxd_transport::Error> {
+    /// let t = Transport::https_builder("10.0.0.5:8443")
+    ///     .server_trust(ServerTrust::pinned_pem(server_pem)?)
+    ///     .native_tls()
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "native-tls")]
+    pub fn native_tls(mut self) -> Self {
+        self.native_tls = true;
+        self
+    }
+
     /// Checks everything the caller gave and builds the transport. Nothing is sent yet: LXD
     /// 5.0's unix socket stalls every later connection while an idle, never-used one is open,
     /// so connections are made only for the request that uses them, and unix-socket
@@ -171,8 +195,18 @@ impl TransportBuilder {
             }
             Target::Https(address) => {
                 let url = parse_https_url(&address)?;
-                let tls = client_config(&self.trust, self.identity.as_ref())?;
-                http = http.tls_backend_preconfigured(tls);
+                #[cfg(feature = "native-tls")]
+                if self.native_tls {
+                    http = crate::native::configure(http, &self.trust, self.identity.as_ref())?;
+                } else {
+                    let tls = client_config(&self.trust, self.identity.as_ref())?;
+                    http = http.tls_backend_preconfigured(tls);
+                }
+                #[cfg(not(feature = "native-tls"))]
+                {
+                    let tls = client_config(&self.trust, self.identity.as_ref())?;
+                    http = http.tls_backend_preconfigured(tls);
+                }
                 (Endpoint::Https(url.clone()), url)
             }
         };
@@ -237,6 +271,8 @@ impl Transport {
             connect_timeout: None,
             timeout: None,
             user_agent: concat!("lxd-rs/", env!("CARGO_PKG_VERSION")).to_string(),
+            #[cfg(feature = "native-tls")]
+            native_tls: false,
         }
     }
 

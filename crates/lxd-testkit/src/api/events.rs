@@ -48,6 +48,7 @@ pub(crate) async fn get(inner: &Arc<Inner>, mut req: Req) -> ApiResult {
         .events
         .subscribe((!all_projects).then_some(project), types);
     let inner = inner.clone();
+    let cut_after_first = req.faults.close_events_websocket;
     tokio::spawn(async move {
         let Some(socket) = crate::websocket::accept(upgrade).await else {
             return;
@@ -60,6 +61,10 @@ pub(crate) async fn get(inner: &Arc<Inner>, mut req: Req) -> ApiResult {
                 event = events.recv() => {
                     let Some(text) = event else { break };
                     if sink.send(Message::text(text.to_string())).await.is_err() {
+                        return;
+                    }
+                    if cut_after_first {
+                        // Fault injection: gone without a close frame, mid-stream.
                         return;
                     }
                 }

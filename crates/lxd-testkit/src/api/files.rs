@@ -1,7 +1,8 @@
 //! `/1.0/instances/<name>/files?path=`: read (file, directory listing, symlink target),
 //! HEAD, write (file with overwrite or append, directory, symlink; `X-LXD-uid`, `-gid`,
-//! `-mode`, `-type`, `-write` headers) and delete, on the instance's in-memory file system,
-//! answering like LXD 5.0 (its SFTP-backed errors included).
+//! `-mode`, `-type`, `-write` headers, `X-Incus-*` in Incus mode: see [`ServerFlavor`]) and
+//! delete, on the instance's in-memory file system, answering like LXD 5.0 (its
+//! SFTP-backed errors included).
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -12,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::api::instances::{self, not_found};
 use crate::events::context;
+use crate::flavor::ServerFlavor;
 use crate::fs::{FsError, Kind, Node, normalize};
 use crate::http::{ApiError, ApiResult, Reply, Req, full, sync_body};
 use crate::server::Inner;
@@ -66,52 +68,58 @@ struct FileHeaders {
     write: String,
 }
 
-fn file_headers(req: &Req) -> FileHeaders {
+fn file_headers(flavor: ServerFlavor, req: &Req) -> FileHeaders {
     let number = |name: &str, go_base_zero: bool| {
-        req.header(name)
+        flavor
+            .file_header(&req.headers, name)
             .and_then(|v| {
                 if go_base_zero {
-                    parse_go_int(v)
+                    parse_go_int(&v)
                 } else {
                     v.trim().parse().ok()
                 }
             })
             .unwrap_or(-1)
     };
-    let text = |name: &str, default: &str| match req.header(name) {
-        Some(v) if !v.is_empty() => v.to_string(),
-        _ => default.to_string(),
+    let text = |name: &str, default: &str| {
+        flavor
+            .file_header(&req.headers, name)
+            .unwrap_or_else(|| default.to_string())
     };
     FileHeaders {
-        uid: number("x-lxd-uid", false),
-        gid: number("x-lxd-gid", false),
-        mode: number("x-lxd-mode", true),
-        kind: text("x-lxd-type", "file"),
-        write: text("x-lxd-write", "overwrite"),
+        uid: number("uid", false),
+        gid: number("gid", false),
+        mode: number("mode", true),
+        kind: text("type", "file"),
+        write: text("write", "overwrite"),
     }
 }
 
-fn set_header(response: &mut http::Response<crate::http::Body>, name: &'static str, value: &str) {
-    if let Ok(v) = HeaderValue::from_str(value) {
+fn set_header(response: &mut http::Response<crate::http::Body>, name: &str, value: &str) {
+    if let (Ok(name), Ok(v)) = (
+        http::HeaderName::from_bytes(name.as_bytes()),
+        HeaderValue::from_str(value),
+    ) {
         response.headers_mut().insert(name, v);
     }
 }
 
-/// The `X-LXD-*` headers describing a node.
-fn describe(response: &mut http::Response<crate::http::Body>, node: &Node) {
-    set_header(response, "x-lxd-uid", &node.uid.to_string());
-    set_header(response, "x-lxd-gid", &node.gid.to_string());
+/// The `X-LXD-*` (`X-Incus-*`) headers describing a node.
+fn describe(flavor: ServerFlavor, response: &mut http::Response<crate::http::Body>, node: &Node) {
+    let header = |suffix| flavor.header(suffix);
+    set_header(response, &header("uid"), &node.uid.to_string());
+    set_header(response, &header("gid"), &node.gid.to_string());
     set_header(
         response,
-        "x-lxd-mode",
+        &header("mode"),
         &format!("{:04o}", node.mode & 0o7777 & !0o7000 | node.mode & 0o7000),
     );
     set_header(
         response,
-        "x-lxd-modified",
+        &header("modified"),
         &util::go_time_string(node.modified),
     );
-    set_header(response, "x-lxd-type", node.type_name());
+    set_header(response, &header("type"), node.type_name());
 }
 
 /// `GET` (and `HEAD`) `/1.0/instances/<name>/files?path=`.
@@ -138,7 +146,13 @@ pub(crate) fn get(inner: &Arc<Inner>, req: &Req, name: &str, head: bool) -> ApiR
     };
     let mut response = if head {
         let mut response = http::Response::new(crate::http::empty());
-        set_header(&mut response, "content-type", "application/json");
+        match &node.kind {
+            Kind::File(data) if inner.flavor.head_gives_file_size() => {
+                set_header(&mut response, "content-type", "application/octet-stream");
+                set_header(&mut response, "content-length", &data.len().to_string());
+            }
+            _ => set_header(&mut response, "content-type", "application/json"),
+        }
         response
     } else if let Some(names) = listing {
         let mut response = http::Response::new(full(sync_body(json!(names))));
@@ -166,7 +180,7 @@ pub(crate) fn get(inner: &Arc<Inner>, req: &Req, name: &str, head: bool) -> ApiR
         set_header(&mut response, "last-modified", &util::http_date(modified));
         response
     };
-    describe(&mut response, &node);
+    describe(inner.flavor, &mut response, &node);
     if !head {
         inner.events.lifecycle(
             &project,
@@ -182,7 +196,7 @@ pub(crate) fn get(inner: &Arc<Inner>, req: &Req, name: &str, head: bool) -> ApiR
 /// `POST /1.0/instances/<name>/files?path=`.
 pub(crate) fn post(inner: &Arc<Inner>, req: &Req, name: &str) -> ApiResult {
     let path = path_of(req)?;
-    let headers = file_headers(req);
+    let headers = file_headers(inner.flavor, req);
     if headers.write != "overwrite" && headers.write != "append" {
         return Err(ApiError::bad_request(format!(
             "Bad file write mode: {}",
@@ -225,7 +239,7 @@ pub(crate) fn post(inner: &Arc<Inner>, req: &Req, name: &str) -> ApiResult {
                     })?
             }
             "directory" => {
-                let (uid, gid, mode) = owner(0o750);
+                let (uid, gid, mode) = owner(inner.flavor.default_dir_mode());
                 rec.fs.mkdir(&path, uid, gid, mode).map_err(fs_error)?
             }
             other => return Err(ApiError::bad_request(format!("Bad file type: {other}"))),

@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 
 use crate::api::check_etag;
 use crate::events::context;
+use crate::flavor::ServerFlavor;
 use crate::fs::Fs;
 use crate::http::{ApiError, ApiResult, Reply, Req, full};
 use crate::multipart;
@@ -316,6 +317,18 @@ pub(crate) fn export(inner: &Arc<Inner>, req: &Req, fingerprint: &str) -> ApiRes
             }
         };
         *response.status_mut() = http::StatusCode::OK;
+        if let Some((name, value)) = inner.flavor.export_type_header() {
+            // Incus says which kind of image this is (`oci` for OCI images).
+            let value = match image.properties.get("type").map(String::as_str) {
+                Some("oci") => "oci",
+                _ => value,
+            };
+            if let Ok(name) = http::HeaderName::from_bytes(name.as_bytes()) {
+                response
+                    .headers_mut()
+                    .insert(name, http::HeaderValue::from_static(value));
+            }
+        }
         (response, image.fingerprint.clone())
     };
     inner.events.lifecycle(
@@ -340,17 +353,21 @@ struct NewImage {
     rootfs: Fs,
 }
 
-/// Reads an upload: unified (the body is the file) or split (multipart).
-fn read_upload(req: &Req) -> Result<NewImage, String> {
+/// Reads an upload: unified (the body is the file) or split (multipart). Its headers carry
+/// the flavor's prefix only: Incus ignores `X-LXD-properties` and the like (verified on
+/// Incus 6.0.4: the image came out private, unnamed, with its metadata's properties).
+fn read_upload(flavor: ServerFlavor, req: &Req) -> Result<NewImage, String> {
     let content_type = req.header("content-type").unwrap_or_default().to_string();
     let mut properties = BTreeMap::new();
-    if let Some(encoded) = req.header("x-lxd-properties") {
+    if let Some(encoded) = req.header(&flavor.header("properties")) {
         for pair in encoded.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             properties.insert(util::percent_decode(k, true), util::percent_decode(v, true));
         }
     }
-    let public = req.header("x-lxd-public").is_some_and(util::is_true);
+    let public = req
+        .header(&flavor.header("public"))
+        .is_some_and(util::is_true);
     let (data, rootfs_data, filename, vm) = if content_type
         .to_ascii_lowercase()
         .starts_with("multipart/form-data")
@@ -381,7 +398,9 @@ fn read_upload(req: &Req) -> Result<NewImage, String> {
         (
             req.body.clone(),
             None,
-            req.header("x-lxd-filename").unwrap_or_default().to_string(),
+            req.header(&flavor.header("filename"))
+                .unwrap_or_default()
+                .to_string(),
             false,
         )
     };
@@ -566,7 +585,7 @@ pub(crate) fn create(inner: &Arc<Inner>, req: &Req) -> ApiResult {
                 .err()
                 .unwrap_or_else(|| ApiError::bad_request("EOF")));
         }
-        None => (read_upload(req), Vec::new()),
+        None => (read_upload(inner.flavor, req), Vec::new()),
         Some(body) => {
             let aliases: Vec<(String, String)> = body
                 .get("aliases")
@@ -614,7 +633,9 @@ pub(crate) fn create(inner: &Arc<Inner>, req: &Req) -> ApiResult {
         .create(OpSpec::task("Downloading image", &project));
     let task_inner = inner.clone();
     let task_op = op.clone();
-    let expected = req.header("x-lxd-fingerprint").map(str::to_string);
+    let expected = req
+        .header(&inner.flavor.header("fingerprint"))
+        .map(str::to_string);
     let requestor = req.requestor();
     Ok(inner
         .ops

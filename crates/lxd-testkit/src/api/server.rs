@@ -10,7 +10,6 @@ use lxd_proto::{
 use serde_json::{Map, Value};
 
 use crate::api::check_etag;
-use crate::extensions::API_EXTENSIONS;
 use crate::http::{ApiError, ApiResult, Reply, Req};
 use crate::server::Inner;
 use crate::state::State;
@@ -44,7 +43,7 @@ fn kernel_version() -> String {
 pub(crate) fn get(inner: &Arc<Inner>, req: &Req) -> ApiResult {
     let state = inner.state();
     let mut server = Server {
-        api_extensions: API_EXTENSIONS.iter().map(|e| e.to_string()).collect(),
+        api_extensions: inner.flavor.api_extensions(),
         api_status: ApiStatus::Stable,
         api_version: "1.0".into(),
         auth: if req.trusted { "trusted" } else { "untrusted" }.into(),
@@ -62,6 +61,13 @@ pub(crate) fn get(inner: &Arc<Inner>, req: &Req) -> ApiResult {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
     };
+    if inner.flavor.reports_auth_user() {
+        // Incus names the requestor as its lifecycle events do (`root`/`unix` on the
+        // socket, the certificate fingerprint/`tls` over HTTPS).
+        let requestor = req.requestor();
+        server.auth_user_name = requestor.username;
+        server.auth_user_method = requestor.protocol;
+    }
     server.environment = ServerEnvironment {
         addresses: state.addresses.clone(),
         architectures: vec!["x86_64".into(), "i686".into()],
@@ -100,12 +106,12 @@ pub(crate) fn get(inner: &Arc<Inner>, req: &Req) -> ApiResult {
         os_name: "lxd-testkit".into(),
         os_version: env!("CARGO_PKG_VERSION").into(),
         project: req.project(),
-        server: "lxd".into(),
+        server: inner.flavor.name().into(),
         server_clustered: state.clustered,
         server_event_mode: "full-mesh".into(),
         server_name: state.server_name.clone(),
         server_pid: inner.pid,
-        server_version: "5.0.2".into(),
+        server_version: inner.flavor.server_version().into(),
         storage: "dir".into(),
         storage_version: "1".into(),
         storage_supported_drivers: vec![ServerStorageDriverInfo {

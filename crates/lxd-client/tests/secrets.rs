@@ -1,0 +1,368 @@
+//! Secrets never leak: a full session over HTTPS against `lxd-testkit` (authenticate with a
+//! trust password and with a join token, exec with websocket secrets, events, file transfer)
+//! runs under a subscriber capturing every `tracing` record at TRACE level, and none of the
+//! secrets (the password, the token and its secret, the operations' websocket secrets, the
+//! client's private key) may appear in what was captured, nor in the `Debug` output of any
+//! public type that holds one.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use futures::StreamExt;
+use lxd_client::proto::{
+    CertificateType, CertificatesPost, EventType, InstanceSource, InstanceStatePut, InstancesPost,
+};
+use lxd_client::transport::ClientIdentity;
+use lxd_client::{Client, ClientBuilder, PutOptions};
+use lxd_testkit::{ClientCertificate, TestServer};
+use serde_json::Value;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::subscriber::Interest;
+use tracing::{Event, Metadata, Subscriber};
+
+const PASSWORD: &str = "pw-4c1d5e7a9b3f";
+
+/// Every record, as `target level message field=value ...`, one per line.
+#[derive(Clone, Default)]
+struct Capture {
+    lines: Arc<Mutex<String>>,
+    ids: Arc<AtomicU64>,
+}
+
+struct Line<'a>(&'a mut String);
+
+impl Visit for Line<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let _ = write!(self.0, " {}={}", field.name(), value);
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let _ = write!(self.0, " {}={:?}", field.name(), value);
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        // Both renderings: a secret may hide in either.
+        let _ = write!(self.0, " {}={} / {:?}", field.name(), value, value);
+    }
+}
+
+impl Capture {
+    fn push(&self, metadata: &Metadata<'_>, fill: impl FnOnce(&mut Line<'_>)) {
+        let mut line = format!("{} {}", metadata.target(), metadata.level());
+        fill(&mut Line(&mut line));
+        line.push('\n');
+        self.lines.lock().unwrap().push_str(&line);
+    }
+
+    fn text(&self) -> String {
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+impl Subscriber for Capture {
+    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
+        Interest::always()
+    }
+
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::TRACE)
+    }
+
+    fn new_span(&self, span: &Attributes<'_>) -> Id {
+        self.push(span.metadata(), |line| span.record(line));
+        Id::from_u64(self.ids.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    fn record(&self, _: &Id, values: &Record<'_>) {
+        let mut line = String::from("(span record)");
+        values.record(&mut Line(&mut line));
+        line.push('\n');
+        self.lines.lock().unwrap().push_str(&line);
+    }
+
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+
+    fn event(&self, event: &Event<'_>) {
+        self.push(event.metadata(), |line| event.record(line));
+    }
+
+    fn enter(&self, _: &Id) {}
+
+    fn exit(&self, _: &Id) {}
+}
+
+/// The process-wide capture (tasks run on every runtime thread: it must be global).
+fn capture() -> &'static Capture {
+    static CAPTURE: OnceLock<Capture> = OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture = Capture::default();
+        tracing::subscriber::set_global_default(capture.clone())
+            .expect("no other subscriber in this test binary");
+        capture
+    })
+}
+
+fn https(server: &TestServer, cert: &ClientCertificate) -> Client {
+    ClientBuilder::https(server.https_url().unwrap())
+        .client_certificate_pem(cert.certificate_pem.as_bytes(), cert.key_pem.as_bytes())
+        .server_fingerprint(server.certificate_fingerprint())
+        .build()
+        .unwrap()
+}
+
+/// The lines of a PEM body long enough to be recognisable.
+fn pem_pieces(pem: &str) -> Vec<String> {
+    pem.lines()
+        .filter(|l| !l.starts_with("-----") && l.len() >= 16)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every string under an `fds` key anywhere in `value` (exec and console websocket secrets).
+fn fds_secrets(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                if k == "fds"
+                    && let Value::Object(fds) = v
+                {
+                    out.extend(fds.values().filter_map(|s| s.as_str().map(str::to_string)));
+                }
+                fds_secrets(v, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| fds_secrets(v, out)),
+        _ => {}
+    }
+}
+
+/// Asserts that no secret occurs in `text` (which is named `what`).
+fn assert_clean(what: &str, text: &str, secrets: &[String]) {
+    for secret in secrets {
+        assert!(
+            !text.contains(secret.as_str()),
+            "{what} contains the secret {secret:?}:\n{}",
+            text.lines()
+                .filter(|l| l.contains(secret.as_str()))
+                .take(5)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_session_leaks_no_secret_to_logs_or_debug() {
+    let capture = capture();
+    tracing::info!(target: "secrets_test", "capture works");
+    let server = TestServer::builder()
+        .https()
+        .trust_password(PASSWORD)
+        .start()
+        .await
+        .unwrap();
+    let first_cert = ClientCertificate::generate("first").unwrap();
+    let second_cert = ClientCertificate::generate("second").unwrap();
+    let mut debug = String::new();
+
+    // Authenticate with the password, then with a token.
+    let builder = ClientBuilder::https(server.https_url().unwrap())
+        .client_certificate_pem(
+            first_cert.certificate_pem.as_bytes(),
+            first_cert.key_pem.as_bytes(),
+        )
+        .server_fingerprint(server.certificate_fingerprint());
+    writeln!(debug, "{builder:?}").unwrap();
+    let first = builder.build().unwrap();
+    let wrong = first.authenticate("pw-wrong-0000").await.unwrap_err();
+    writeln!(debug, "{wrong:?} {wrong}").unwrap();
+    first.authenticate(PASSWORD).await.unwrap();
+    let token = first.certificates().create_token("second").await.unwrap();
+    writeln!(debug, "{token:?} {:?}", token.token).unwrap();
+    let tokens = first.certificates().list_tokens().await.unwrap();
+    writeln!(debug, "{tokens:?}").unwrap();
+    let second = https(&server, &second_cert);
+    second.authenticate(&token.encoded()).await.unwrap();
+    writeln!(debug, "{first:?} {second:?}").unwrap();
+    let identity = ClientIdentity::from_pem(
+        first_cert.certificate_pem.as_bytes(),
+        first_cert.key_pem.as_bytes(),
+    )
+    .unwrap();
+    writeln!(debug, "{identity:?}").unwrap();
+    let request = CertificatesPost {
+        name: "x".into(),
+        certificate_type: CertificateType::Client,
+        password: Some(PASSWORD.into()),
+        trust_token: Some(token.encoded()),
+        ..Default::default()
+    };
+    writeln!(debug, "{request:?}").unwrap();
+
+    // Events, an instance, exec (buffered, spawned and raw), files.
+    let events = first
+        .events()
+        .types([EventType::Operation, EventType::Lifecycle])
+        .connect()
+        .await
+        .unwrap();
+    writeln!(debug, "{events:?}").unwrap();
+    let instances = first.instances();
+    let create = instances
+        .create(&InstancesPost {
+            name: "c1".into(),
+            source: InstanceSource::image_alias("busybox"),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    writeln!(debug, "{create:?}").unwrap();
+    create.wait_with_events(&events).await.unwrap();
+    instances
+        .set_state("c1", &InstanceStatePut::start())
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    let out = instances
+        .exec("c1", ["sh", "-c", "echo out; echo err >&2"])
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(out.stdout_text(), "out\n");
+    writeln!(debug, "{out:?}").unwrap();
+    let session = instances
+        .exec("c1", ["cat"])
+        .stdin_bytes("typed\n")
+        .spawn()
+        .await
+        .unwrap();
+    writeln!(debug, "{session:?}").unwrap();
+    let status = session.wait().await.unwrap();
+    assert!(status.success());
+    let raw = instances.exec("c1", ["true"]).start_raw().await.unwrap();
+    writeln!(debug, "{raw:?} {:?}", raw.operation()).unwrap();
+    let mut secrets: Vec<String> = raw
+        .channels()
+        .filter_map(|c| raw.secret(c).map(str::to_string))
+        .collect();
+    assert!(!secrets.is_empty(), "a raw exec has websocket secrets");
+    // Connecting is the one use of a secret: the connections must not log it either.
+    for channel in raw.channels().map(str::to_string).collect::<Vec<_>>() {
+        let _ = raw.connect(&channel).await;
+    }
+    drop(raw);
+    let files = instances.files("c1");
+    files
+        .put_bytes("/root/f", "content", &PutOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(files.get_bytes("/root/f").await.unwrap(), b"content");
+    // The second client (trusted by token) works too, with the same stream of events.
+    assert_eq!(second.instances().list_names().await.unwrap(), ["c1"]);
+    let mut seen = 0;
+    let mut stream = events.subscribe();
+    drop(events);
+    while let Ok(Some(item)) =
+        tokio::time::timeout(std::time::Duration::from_millis(200), stream.next()).await
+    {
+        writeln!(debug, "{item:?}").unwrap();
+        seen += 1;
+    }
+    let _ = seen;
+
+    // Every secret of the session: the password, the token (encoded and its secret), the
+    // private keys, every websocket secret the server handed out (from its event history:
+    // exec operations carry their fds there).
+    secrets.push(PASSWORD.into());
+    secrets.push(token.encoded());
+    secrets.push(token.token.secret.clone());
+    secrets.extend(pem_pieces(&first_cert.key_pem));
+    secrets.extend(pem_pieces(&second_cert.key_pem));
+    let history = serde_json::to_value(server.events()).unwrap();
+    let before = secrets.len();
+    fds_secrets(&history, &mut secrets);
+    assert!(
+        secrets.len() >= before + 6,
+        "the exec operations' websocket secrets were found ({} new)",
+        secrets.len() - before
+    );
+    secrets.retain(|s| !s.is_empty());
+    secrets.sort();
+    secrets.dedup();
+
+    let logs = capture.text();
+    assert!(logs.contains("capture works"), "the capture is installed");
+    // The library's own records (and its dependencies'), not the in-process test server's.
+    let client_logs: String = logs
+        .lines()
+        .filter(|l| !l.starts_with("lxd_testkit"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        client_logs.lines().count() > 1,
+        "the session logged something: {client_logs}"
+    );
+    println!(
+        "captured {} lines ({} from the client side); {} secrets checked",
+        logs.lines().count(),
+        client_logs.lines().count(),
+        secrets.len()
+    );
+    if std::env::var_os("LXD_SECRETS_DUMP").is_some() {
+        println!("{client_logs}");
+    }
+    assert_clean("the client's tracing output", &client_logs, &secrets);
+    assert_clean("Debug output", &debug, &secrets);
+}
+
+#[test]
+fn debug_of_secret_holding_types_hides_them() {
+    let cert = ClientCertificate::generate("debug").unwrap();
+    let mut secrets = pem_pieces(&cert.key_pem);
+    secrets.push(PASSWORD.into());
+    let token = lxd_client::proto::CertificateAddToken {
+        client_name: "n".into(),
+        fingerprint: "ab".repeat(32),
+        addresses: vec!["127.0.0.1:8443".into()],
+        secret: "tok-5e6f7a8b9c0d".into(),
+        ..Default::default()
+    };
+    secrets.push(token.secret.clone());
+    secrets.push(token.encode());
+    let operation: lxd_client::proto::Operation = serde_json::from_value(serde_json::json!({
+        "id": "0b1c",
+        "class": "websocket",
+        "status": "Running",
+        "status_code": 103,
+        "metadata": {"fds": {"0": "fd-aaaaaaaaaaaa", "control": "fd-bbbbbbbbbbbb"}},
+    }))
+    .unwrap();
+    secrets.push("fd-aaaaaaaaaaaa".into());
+    secrets.push("fd-bbbbbbbbbbbb".into());
+    let metadata: lxd_client::proto::ExecOperationMetadata =
+        serde_json::from_value(operation.metadata.clone().unwrap()).unwrap();
+    let builder = ClientBuilder::https("127.0.0.1:8443")
+        .client_certificate_pem(cert.certificate_pem.as_bytes(), cert.key_pem.as_bytes())
+        .server_fingerprint(&"ab".repeat(32));
+    let identity =
+        ClientIdentity::from_pem(cert.certificate_pem.as_bytes(), cert.key_pem.as_bytes()).unwrap();
+    let post = CertificatesPost {
+        password: Some(PASSWORD.into()),
+        trust_token: Some(token.encode()),
+        ..Default::default()
+    };
+    let text = format!(
+        "{builder:?}\n{identity:?}\n{post:?}\n{token:?}\n{operation:?}\n{metadata:?}\n{cert:?}"
+    );
+    assert_clean("Debug output", &text, &secrets);
+    let client = builder.build().unwrap();
+    assert_clean("Debug output", &format!("{client:?}"), &secrets);
+}

@@ -1,0 +1,580 @@
+//! Faults with the real LXD: the daemon stopped and started again under the client's feet.
+//!
+//! - An event stream open across a restart: with reconnection it yields
+//!   [`EventItem::Reconnected`] (the gap) and then delivers events made after the restart;
+//!   without, it ends with one transport error.
+//! - An operation awaited across a restart. LXD 5.0.2 stopped with SIGTERM (or `lxd
+//!   shutdown`) does not go at once: it waits for running operations to end (up to five
+//!   minutes) while still answering, so a `wait()` in flight receives the operation's real
+//!   result. A daemon that dies (SIGKILL) ends the `wait()` with a transport error at once,
+//!   and after the restart the operation is unknown (404: LXD keeps operations in memory).
+//!   (Measured: with a `sleep 600` exec running, both SIGTERM and `lxd shutdown` took
+//!   5 min, the long-poll `wait` silent all along.)
+//! - Requests while the daemon is down fail at once: a refused connection, or over HTTPS
+//!   possibly a reset of a kept-alive connection the dying daemon closed.
+//!
+//! These tests restart the daemon, so they run only against the private daemon `cargo xtask
+//! integration` started (it passes `LXD_IT_DIR`); against a daemon given with `--socket`
+//! they skip, loudly: never restart somebody's own daemon. The daemon is restarted the way
+//! xtask can still find and stop it afterwards: the same program, arguments, environment
+//! and working directory, output appended to the same log, and the new pid written to
+//! xtask's pid file (`<LXD_DIR>.pid`). Everything runs in one test, in sequence: tests of
+//! one binary run in parallel, and cargo runs test binaries one after another, so no other
+//! test sees the restarts.
+
+use std::ffi::OsString;
+use std::fs::{self, OpenOptions};
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::process::CommandExt;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::{FutureExt, StreamExt};
+use lxd_client::proto::{EventPayload, EventType, InstanceStatePut, LifecycleAction};
+use lxd_client::{Client, Error, EventItem, EventStream, Method, Operation};
+use lxd_integration::{Env, fresh_identity, require, unique};
+
+/// How long a step may take before the test fails instead of hanging.
+const PATIENCE: Duration = Duration::from_secs(60);
+/// The whole test; LXD may take minutes to stop when an operation is still running.
+const WHOLE_TEST: Duration = Duration::from_secs(12 * 60);
+
+/// The harness's private daemon, as found through its pid file.
+#[derive(Clone)]
+struct Daemon {
+    dir: PathBuf,
+    pid: u32,
+    program: PathBuf,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    cwd: PathBuf,
+}
+
+/// xtask's record of the daemon's pid (xtask/src/lxd.rs `pid_file_of`).
+fn pid_file_of(dir: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.pid", dir.display()))
+}
+
+/// xtask's daemon log (xtask/src/lxd.rs `log_of`).
+fn log_of(dir: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.log", dir.display()))
+}
+
+fn nul_separated(bytes: &[u8]) -> Vec<OsString> {
+    bytes
+        .split(|b| *b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| OsString::from_vec(s.to_vec()))
+        .collect()
+}
+
+/// Whether `pid` is gone (or a zombie nobody reaped yet).
+fn is_gone(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rfind(')')
+            .is_none_or(|i| stat[i + 1..].trim_start().starts_with('Z')),
+    }
+}
+
+impl Daemon {
+    /// The daemon of `LXD_IT_DIR`; `None` (after a loud SKIP) when there is none to restart.
+    fn find(test: &str) -> Option<Daemon> {
+        let Some(dir) = std::env::var_os("LXD_IT_DIR").filter(|d| !d.is_empty()) else {
+            eprintln!(
+                "SKIPPED {test}: LXD_IT_DIR is not set, so the daemon is not the harness's \
+                 private one (e.g. `cargo xtask integration --socket`); a restart test never \
+                 restarts somebody's own daemon"
+            );
+            return None;
+        };
+        let dir = PathBuf::from(dir);
+        let pid_file = pid_file_of(&dir);
+        let pid: u32 = fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "LXD_IT_DIR={} but {} holds no pid: cannot restart the daemon safely",
+                    dir.display(),
+                    pid_file.display()
+                )
+            });
+        let mut daemon = Daemon {
+            dir,
+            pid,
+            program: PathBuf::new(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: PathBuf::from("/"),
+        };
+        daemon.read_process();
+        Some(daemon)
+    }
+
+    /// Reads the command line, environment and working directory of the running daemon,
+    /// checking it is an `lxd` with our LXD_DIR (a stale pid file must not make us signal
+    /// an unrelated process).
+    fn read_process(&mut self) {
+        let pid = self.pid;
+        let mut argv = nul_separated(&fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default());
+        let env: Vec<(OsString, OsString)> =
+            nul_separated(&fs::read(format!("/proc/{pid}/environ")).unwrap_or_default())
+                .into_iter()
+                .filter_map(|var| {
+                    let bytes = var.into_vec();
+                    let eq = bytes.iter().position(|b| *b == b'=')?;
+                    Some((
+                        OsString::from_vec(bytes[..eq].to_vec()),
+                        OsString::from_vec(bytes[eq + 1..].to_vec()),
+                    ))
+                })
+                .collect();
+        // LXD, or Incus (xtask runs either): each names its state dir its own way.
+        let dir_var = match argv.first().and_then(|a| Path::new(a).file_name()) {
+            Some(n) if n == "lxd" => Some("LXD_DIR"),
+            Some(n) if n == "incusd" => Some("INCUS_DIR"),
+            _ => None,
+        };
+        let ours = dir_var.is_some_and(|var| {
+            env.iter()
+                .any(|(k, v)| k == var && Path::new(v) == self.dir)
+        });
+        assert!(
+            ours && !is_gone(pid),
+            "pid {pid} (from {}) is not a running lxd or incusd for {}: cannot restart it safely",
+            pid_file_of(&self.dir).display(),
+            self.dir.display()
+        );
+        self.program = PathBuf::from(argv.remove(0));
+        self.args = argv;
+        self.env = env;
+        self.cwd = fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_else(|_| "/".into());
+    }
+
+    /// Sends `signal` to the daemon and waits until it has exited; returns how long it took.
+    fn stop(&self, signal: &str, within: Duration) -> Duration {
+        let started = Instant::now();
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.pid.to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -{signal} {} failed", self.pid);
+        while !is_gone(self.pid) {
+            assert!(
+                started.elapsed() < within,
+                "the daemon (pid {}) did not exit within {within:?} of SIG{signal}",
+                self.pid
+            );
+            // Polling a process's exit: there is nothing to wait on for a non-child.
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        started.elapsed()
+    }
+
+    /// Starts the daemon again as it was started before, records the new pid where xtask
+    /// looks for it, and waits until it is ready; returns how long that took.
+    fn start(&mut self) -> Duration {
+        let started = Instant::now();
+        let log = log_of(&self.dir);
+        let out = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("opening the daemon log");
+        let err = out.try_clone().expect("log");
+        let child = Command::new(&self.program)
+            .args(&self.args)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&self.cwd)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            // Its own group, like xtask starts it: xtask kills the group if shutdown hangs.
+            .process_group(0)
+            .spawn()
+            .expect("starting lxd again");
+        self.pid = child.id();
+        // Reap it when it exits (at the next restart), so no zombie stays behind.
+        std::thread::spawn(move || {
+            let mut child = child;
+            let _ = child.wait();
+        });
+        fs::write(pid_file_of(&self.dir), format!("{}\n", self.pid)).expect("writing pid file");
+        // `lxd waitready`; Incus moved it to its client: `incus admin waitready`.
+        let mut ready = if self.program.file_name() == Some("incusd".as_ref()) {
+            let mut cmd = Command::new("incus");
+            cmd.arg("admin");
+            cmd
+        } else {
+            Command::new(&self.program)
+        };
+        let ready = ready
+            .args(["waitready", "--timeout", "60"])
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .status()
+            .expect("lxd waitready");
+        assert!(
+            ready.success() && !is_gone(self.pid),
+            "the restarted daemon is not ready; see {}",
+            log.display()
+        );
+        started.elapsed()
+    }
+
+    /// Starts the daemon again unless the pid file names a running one: a failed test must
+    /// not leave the daemon down for the test binaries after it.
+    fn ensure_running(mut self) {
+        let current = fs::read_to_string(pid_file_of(&self.dir))
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok());
+        if current.is_none_or(is_gone) {
+            eprintln!("the test failed with the daemon down: starting it again");
+            self.start();
+        }
+    }
+
+    /// Stops with `signal` and starts again; returns (stop, start) durations.
+    fn restart(&mut self, signal: &str, within: Duration) -> (Duration, Duration) {
+        let stopped = self.stop(signal, within);
+        (stopped, self.start())
+    }
+}
+
+async fn create_profile(client: &Client, name: &str) {
+    client
+        .raw(Method::POST, "/1.0/profiles")
+        .json(&serde_json::json!({"name": name}))
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn delete_profile(client: &Client, name: &str) {
+    client
+        .raw(Method::DELETE, format!("/1.0/profiles/{name}"))
+        .send()
+        .await
+        .unwrap();
+}
+
+fn profile_created(item: &EventItem) -> Option<String> {
+    match &item.event()?.payload {
+        EventPayload::Lifecycle(l) if l.action == LifecycleAction::ProfileCreated => {
+            l.resource_name()
+        }
+        _ => None,
+    }
+}
+
+/// An exec of `command` in `name` as a bare operation (no websockets, no recording).
+async fn exec_operation(client: &Client, name: &str, command: &[&str]) -> Operation {
+    client
+        .raw(Method::POST, format!("/1.0/instances/{name}/exec"))
+        .json(&serde_json::json!({
+            "command": command,
+            "wait-for-websocket": false,
+            "interactive": false,
+            "record-output": false,
+        }))
+        .unwrap()
+        .operation()
+        .await
+        .unwrap()
+}
+
+async fn start_container(env: &Env, client: &Client, name: &str) {
+    let instances = client.instances();
+    instances
+        .create(&env.from_image(name))
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    instances
+        .set_state(name, &InstanceStatePut::start())
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+}
+
+async fn remove_container(client: &Client, name: &str) {
+    let stop = InstanceStatePut::stop().with_force(true);
+    if let Ok(op) = client.instances().set_state(name, &stop).await {
+        let _ = op.wait().await;
+    }
+    client
+        .instances()
+        .delete(name)
+        .await
+        .expect("delete")
+        .wait()
+        .await
+        .expect("delete wait");
+}
+
+/// A trusted HTTPS client (a fresh certificate, added with a join token); returns the client
+/// and the certificate PEM, to remove it at the end.
+async fn https_client(env: &Env) -> (Client, String) {
+    let name = unique("itrs-https");
+    let (cert, key) = fresh_identity(&name);
+    let mut builder = env
+        .https_builder()
+        .client_certificate_pem(cert.as_bytes(), key.as_bytes());
+    if env.project != "default" {
+        builder = builder.project(env.project.clone());
+    }
+    let client = builder.build().unwrap();
+    let op = env
+        .client()
+        .raw(Method::POST, "/1.0/certificates")
+        .without_project()
+        .json(&serde_json::json!({"name": name, "type": "client", "token": true}))
+        .unwrap()
+        .operation()
+        .await
+        .unwrap();
+    let token = lxd_client::proto::CertificateAddToken::from_operation(op.info())
+        .expect("token metadata")
+        .encode();
+    client.authenticate(&token).await.unwrap();
+    (client, cert)
+}
+
+/// Reads `stream` until its first gap marker (events before it are skipped).
+async fn next_gap(stream: &mut EventStream) -> EventItem {
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            let item = stream.next().await.expect("stream open").expect("item");
+            if item.is_gap() {
+                return item;
+            }
+        }
+    })
+    .await
+    .expect("a gap marker within the deadline")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_and_operations_across_daemon_restarts() {
+    let env = require!();
+    let Some(daemon) = Daemon::find(module_path!()) else {
+        return;
+    };
+    let spare = daemon.clone();
+    let name = unique("itrs");
+    let outcome = AssertUnwindSafe(tokio::time::timeout(
+        WHOLE_TEST,
+        across_restarts(env.clone(), daemon, name.clone()),
+    ))
+    .catch_unwind()
+    .await;
+    let failed = !matches!(outcome, Ok(Ok(())));
+    if failed {
+        tokio::task::spawn_blocking(move || spare.ensure_running())
+            .await
+            .expect("restarting the daemon after a failure");
+        let client = env.client();
+        let stop = InstanceStatePut::stop().with_force(true);
+        if let Ok(op) = client.instances().set_state(&name, &stop).await {
+            let _ = op.wait().await;
+        }
+        if let Ok(op) = client.instances().delete(&name).await {
+            let _ = op.wait().await;
+        }
+    }
+    match outcome {
+        Ok(finished) => finished.expect("the restart scenarios finish (no hang)"),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// Runs `f` on the daemon off the async workers (it blocks), handing the daemon back.
+async fn control<R: Send + 'static>(
+    mut daemon: Daemon,
+    f: impl FnOnce(&mut Daemon) -> R + Send + 'static,
+) -> (Daemon, R) {
+    tokio::task::spawn_blocking(move || {
+        let r = f(&mut daemon);
+        (daemon, r)
+    })
+    .await
+    .expect("daemon control task")
+}
+
+fn exit_code(op: &lxd_client::proto::Operation) -> Option<i64> {
+    op.metadata.as_ref()?.get("return")?.as_i64()
+}
+
+async fn across_restarts(env: Env, daemon: Daemon, name: String) {
+    let client = env.client();
+    let (https, https_cert) = https_client(&env).await;
+    start_container(&env, &client, &name).await;
+
+    // 1. Event streams across SIGTERM and a fresh start; requests while it is down.
+    let mut resilient = client
+        .events()
+        .types([EventType::Lifecycle])
+        .reconnect_backoff(Duration::from_millis(50), Duration::from_millis(500))
+        .connect()
+        .await
+        .unwrap();
+    let mut over_https = https
+        .events()
+        .types([EventType::Lifecycle])
+        .reconnect_backoff(Duration::from_millis(50), Duration::from_millis(500))
+        .connect()
+        .await
+        .unwrap();
+    let mut fragile = client
+        .events()
+        .types([EventType::Lifecycle])
+        .connect()
+        .await
+        .unwrap();
+    let (daemon, stopped) = control(daemon, |d| d.stop("TERM", PATIENCE)).await;
+    eprintln!("SIGTERM with no operation running: daemon gone in {stopped:?}");
+    let down = tokio::time::timeout(PATIENCE, client.server_with_etag())
+        .await
+        .expect("a request to a stopped daemon fails at once")
+        .expect_err("the daemon is down");
+    eprintln!("GET /1.0 while the daemon is down: {down}");
+    assert!(down.is_connect(), "{down:?}");
+    let down = tokio::time::timeout(PATIENCE, https.server_with_etag())
+        .await
+        .expect("an HTTPS request to a stopped daemon fails at once")
+        .expect_err("the daemon is down");
+    eprintln!("GET /1.0 over HTTPS while the daemon is down: {down}");
+    // A pooled keep-alive connection the dying daemon closed may be picked first: then the
+    // error is a reset of that connection rather than a refused connect.
+    assert!(matches!(down, Error::Transport(_)), "{down:?}");
+    let (daemon, started) = control(daemon, Daemon::start).await;
+    eprintln!("daemon started again in {started:?}");
+
+    // Without reconnection: one transport error, then the end.
+    let end = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match fragile.next().await {
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => break e,
+                None => panic!("the stream ended without an error"),
+            }
+        }
+    })
+    .await
+    .expect("the restart is noticed");
+    eprintln!("event stream without reconnection ended with: {end}");
+    assert!(matches!(end, Error::Transport(_)), "{end:?}");
+    assert!(fragile.next().await.is_none());
+
+    // With reconnection (unix and HTTPS): the gap is reported, then events made after the
+    // restart arrive.
+    for stream in [&mut resilient, &mut over_https] {
+        let marker = next_gap(stream).await;
+        eprintln!("reconnecting event stream reported: {marker:?}");
+        assert!(
+            matches!(marker, EventItem::Reconnected { .. }),
+            "{marker:?}"
+        );
+    }
+    let profile = unique("itrs-after");
+    create_profile(&client, &profile).await;
+    for stream in [&mut resilient, &mut over_https] {
+        tokio::time::timeout(PATIENCE, async {
+            loop {
+                let item = stream.next().await.expect("stream open").expect("item");
+                assert!(!item.is_gap(), "a second gap: {item:?}");
+                if profile_created(&item).as_deref() == Some(profile.as_str()) {
+                    break;
+                }
+            }
+        })
+        .await
+        .expect("the profile-created event after the restart");
+    }
+    delete_profile(&client, &profile).await;
+    drop(resilient);
+    drop(over_https);
+
+    // 2. An operation awaited while the daemon stops (SIGTERM): LXD lets running
+    // operations end before it exits, so a wait in flight gets the real result (a wait
+    // that reached LXD too late would fail with a transport error: accepted, reported).
+    let op = exec_operation(&client, &name, &["sleep", "3"]).await;
+    let id = op.id().to_string();
+    let waiting = tokio::spawn(op.wait());
+    let (daemon, (stopped, started)) =
+        control(daemon, |d| d.restart("TERM", Duration::from_secs(6 * 60))).await;
+    eprintln!("SIGTERM during a 3 s exec: daemon gone in {stopped:?}, started in {started:?}");
+    let result = tokio::time::timeout(PATIENCE, waiting)
+        .await
+        .expect("the wait ends (no hang)")
+        .expect("wait task");
+    match &result {
+        Ok(done) => {
+            eprintln!(
+                "wait across SIGTERM returned the result: {} {:?}",
+                done.status, done.metadata
+            );
+            assert_eq!(exit_code(done), Some(0), "{done:?}");
+        }
+        Err(e) => {
+            eprintln!("wait across SIGTERM failed: {e}");
+            assert!(matches!(e, Error::Transport(_)), "{e:?}");
+        }
+    }
+    let gone = Operation::get(&client, &id)
+        .await
+        .expect_err("no operation after a restart");
+    assert!(gone.is_not_found(), "{gone:?}");
+
+    // 3. An operation awaited while the daemon dies (SIGKILL): a transport error at once,
+    // and after the restart LXD no longer knows the operation.
+    let op = exec_operation(&client, &name, &["sleep", "600"]).await;
+    let id = op.id().to_string();
+    let waiting = tokio::spawn(op.wait());
+    let waiting_https = tokio::spawn(Operation::get(&https, &id).await.unwrap().wait());
+    let (daemon, killed) = control(daemon, |d| d.stop("KILL", PATIENCE)).await;
+    eprintln!("SIGKILL: daemon gone in {killed:?}");
+    let failed = tokio::time::timeout(PATIENCE, waiting)
+        .await
+        .expect("the wait ends when the daemon dies (no hang)")
+        .expect("wait task")
+        .expect_err("the daemon died under the wait");
+    eprintln!("wait across SIGKILL: {failed}");
+    assert!(matches!(failed, Error::Transport(_)), "{failed:?}");
+    let failed = tokio::time::timeout(PATIENCE, waiting_https)
+        .await
+        .expect("the HTTPS wait ends when the daemon dies (no hang)")
+        .expect("wait task")
+        .expect_err("the daemon died under the wait");
+    eprintln!("wait over HTTPS across SIGKILL: {failed}");
+    assert!(matches!(failed, Error::Transport(_)), "{failed:?}");
+    let (_daemon, started) = control(daemon, Daemon::start).await;
+    eprintln!("daemon started again after SIGKILL in {started:?}");
+    let gone = Operation::get(&client, &id)
+        .await
+        .expect_err("no operation after a crash");
+    eprintln!("the operation after the restart: {gone}");
+    assert!(gone.is_not_found(), "{gone:?}");
+
+    // The client goes on working, and the container is still there to clean up.
+    let after = exec_operation(&client, &name, &["true"])
+        .await
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(exit_code(&after), Some(0), "{after:?}");
+    let info = https.server_with_etag().await.unwrap();
+    assert_eq!(info.value.auth, "trusted", "{:?}", info.value);
+    remove_container(&client, &name).await;
+    env.forget_certificate(&https_cert).await;
+}
