@@ -778,7 +778,14 @@ async fn bad_input_gets_clear_errors() {
                 .unwrap_err();
             assert!(err.is_invalid_input(), "{err:?}");
             // A missing file: not found, naming the path.
-            let err = files.get_bytes("/no/such/file").await.unwrap_err();
+            let mut err = files.get_bytes("/no/such/file").await.unwrap_err();
+            // Incus 6.0.4 may answer the first file request on a stopped instance before its
+            // file helper listens ("dial unix .../forkfile.sock: connect: no such file"):
+            // seen once in CI, a server race; the request is sent again once.
+            if err.to_string().contains("forkfile.sock") {
+                eprintln!("Incus file helper not ready ({err}); asking again");
+                err = files.get_bytes("/no/such/file").await.unwrap_err();
+            }
             assert!(err.is_not_found(), "{err:?}");
             assert!(err.to_string().contains("/no/such/file"), "{err}");
             let err = files.stat("/no/such/file").await.unwrap_err();

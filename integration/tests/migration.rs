@@ -461,21 +461,36 @@ async fn custom_volume_copied_between_servers_in_each_mode() {
 async fn live_move_succeeds_or_fails_with_criu_reason_and_source_intact() {
     let (env, second) = require_second!();
     let (main, other) = pair(&env, &second).await;
+    // The running source lives on the SECOND server: a failed live migration leaves LXD
+    // 5.0.2's source operation running for good ("Live-migrating instance", not
+    // cancellable; `lxc operation list` shows it), and a daemon holds SIGTERM back for its
+    // running operations; the main daemon is restarted by restart.rs.
+    let seed = unique("live-seed");
+    launch(&main.client, &env, &seed, true).await;
+    marker(&main.client, &seed, "live").await;
     let name = unique("live");
-    launch(&main.client, &env, &name, true).await;
-    marker(&main.client, &name, "live").await;
-    let result = other
+    other
         .client
         .instances()
-        .move_from(&main.client, &name)
+        .copy_from(&main.client, &seed)
+        .name(&name)
+        .start(true)
+        .run()
+        .await
+        .expect("a running source on the second server");
+    delete(&main.client, &seed).await;
+    let result = main
+        .client
+        .instances()
+        .move_from(&other.client, &name)
         .live(true)
         .run()
         .await;
     match result {
         Ok(moved) => {
             assert_eq!(moved.model().status_code, StatusCode::RUNNING);
-            assert!(!main.client.instances().exists(&name).await.unwrap());
-            delete(&other.client, &name).await;
+            assert!(!other.client.instances().exists(&name).await.unwrap());
+            delete(&main.client, &name).await;
         }
         Err(e) => {
             let text = e.to_string();
@@ -485,18 +500,18 @@ async fn live_move_succeeds_or_fails_with_criu_reason_and_source_intact() {
                 text.contains("criu") || text.contains("CRIU") || text.contains("dump"),
                 "not a CRIU refusal: {text}"
             );
-            let state = main.client.instances().state(&name).await.unwrap();
+            let state = other.client.instances().state(&name).await.unwrap();
             assert_eq!(
                 state.status_code,
                 StatusCode::RUNNING,
                 "the source still runs"
             );
-            assert_eq!(read_marker(&main.client, &name).await.trim(), "live");
+            assert_eq!(read_marker(&other.client, &name).await.trim(), "live");
             assert!(
-                !other.client.instances().exists(&name).await.unwrap(),
+                !main.client.instances().exists(&name).await.unwrap(),
                 "no half copy left on the target"
             );
-            delete(&main.client, &name).await;
+            delete(&other.client, &name).await;
         }
     }
     main.forget().await;

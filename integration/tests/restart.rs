@@ -246,6 +246,52 @@ impl Daemon {
     }
 }
 
+/// Waits until the daemon runs no operation: LXD 5.0 holds a SIGTERM back until its running
+/// operations end (up to 5 minutes), so an operation left by an earlier test binary (an exec
+/// that LXD 5.0.2 lost under load, see load.rs) would turn the "clean stop" below into that
+/// wait. Operations still running after a while are cancelled; what stays is printed.
+async fn settle_operations(client: &Client) {
+    let running = || async {
+        client
+            .operations()
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|op| !op.is_final())
+            .collect::<Vec<_>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut left = running().await;
+    while !left.is_empty() && Instant::now() < deadline {
+        // Each still-running operation is waited on (bounded), not slept past.
+        for op in &left {
+            let _ = client
+                .operations()
+                .wait(&op.id, Some(Duration::from_secs(5)))
+                .await;
+        }
+        left = running().await;
+    }
+    for op in &left {
+        eprintln!(
+            "an earlier test left operation {} ({}) running; cancelling it",
+            op.id, op.description
+        );
+        let _ = client.operations().cancel(&op.id).await;
+    }
+    let still = running().await;
+    if !still.is_empty() {
+        eprintln!(
+            "operations still running before the restart (a SIGTERM waits for them): {:?}",
+            still
+                .iter()
+                .map(|op| (&op.id, &op.description))
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
 async fn create_profile(client: &Client, name: &str) {
     client
         .raw(Method::POST, "/1.0/profiles")
@@ -441,6 +487,7 @@ async fn across_restarts(env: Env, daemon: Daemon, name: String) {
         .connect()
         .await
         .unwrap();
+    settle_operations(&client).await;
     let (daemon, stopped) = control(daemon, |d| d.stop("TERM", PATIENCE)).await;
     eprintln!("SIGTERM with no operation running: daemon gone in {stopped:?}");
     let down = tokio::time::timeout(PATIENCE, client.server_with_etag())
@@ -508,6 +555,7 @@ async fn across_restarts(env: Env, daemon: Daemon, name: String) {
     // 2. An operation awaited while the daemon stops (SIGTERM): LXD lets running
     // operations end before it exits, so a wait in flight gets the real result (a wait
     // that reached LXD too late would fail with a transport error: accepted, reported).
+    settle_operations(&client).await;
     let op = exec_operation(&client, &name, &["sleep", "3"]).await;
     let id = op.id().to_string();
     let waiting = tokio::spawn(op.wait());

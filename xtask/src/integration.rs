@@ -383,7 +383,8 @@ fn existing(socket: &Path, opts: &Options) -> Result<bool> {
 
 fn run_tests(target: &Target, extra: &[OsString]) -> Result<bool> {
     let mut cmd = cargo();
-    cmd.args(["test", "-p", "lxd-integration"])
+    // Every test binary runs even after one fails: one run reports everything.
+    cmd.args(["test", "-p", "lxd-integration", "--no-fail-fast"])
         .args(extra)
         // Inside xtask a missing prerequisite is a failure, never a skip.
         .env("LXD_IT", "1")

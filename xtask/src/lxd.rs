@@ -660,7 +660,12 @@ impl Daemon {
             "stopping the test daemon on {} (lxd shutdown)",
             self.dir.display()
         ));
-        let shutdown = util::run(&mut self.lxd_command(&["shutdown"]), SHUTDOWN_GRACE);
+        // --force: do not wait for operations. LXD 5.0.2 leaves some running for good (a
+        // failed live migration's source), and would hold the shutdown back for them.
+        let shutdown = util::run(
+            &mut self.lxd_command(&["shutdown", "--force"]),
+            SHUTDOWN_GRACE,
+        );
         let mut gone = self.wait_gone(Duration::from_secs(10));
         if !gone {
             match self.pid {
@@ -692,7 +697,13 @@ impl Daemon {
                 "the daemon on {} did not stop",
                 self.dir.display()
             ))),
-            (Err(e), true) => Err(Error(format!("{e}\n(the daemon was killed instead)"))),
+            // Stopped, by signal: worth seeing, but the run's verdict is its tests'.
+            (Err(e), true) => {
+                say(format_args!(
+                    "warning: {e}\n(the daemon was stopped by signal instead)"
+                ));
+                Ok(())
+            }
             (Ok(_), true) => Ok(()),
         }
     }

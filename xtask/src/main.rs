@@ -163,11 +163,15 @@ fn parse(args: Vec<OsString>) -> std::result::Result<Task, String> {
 /// one CI run reports everything.
 fn test() -> Result<bool> {
     let started = Instant::now();
-    // The testkit's fidelity tests drive the real `lxc`: install the packages before the
-    // unit tests, not only before the integration run. A failure here is reported again,
-    // and fatally, by the integration run.
+    // The testkit's fidelity tests drive the real `lxc` (and `incus`): install the packages
+    // before the unit tests, not only before the integration run. A failure here is reported
+    // again, and fatally, by the integration run.
     if let Err(e) = lxd::ensure_installed(true) {
         say(format_args!("could not install LXD's packages: {e}"));
+    }
+    // Likewise Incus: the testkit's Incus mode is checked against the real `incus` command.
+    if let Err(e) = lxd::ensure_incus_installed() {
+        say(format_args!("could not install Incus: {e}"));
     }
     let mut cmd = integration::cargo();
     cmd.args(["test", "--workspace", "--exclude", "lxd-integration"]);
