@@ -438,15 +438,33 @@ async fn read_until(reader: &mut (impl tokio::io::AsyncRead + Unpin), needle: &s
 async fn interactive_mode_has_a_terminal_and_takes_resizes() {
     let env = require!();
     let c = Container::start(&env, "itx-tty").await;
-    let out = c
-        .client
-        .instances()
-        .exec(&c.name, ["tty"])
-        .interactive(true)
-        .run()
-        .await
-        .unwrap();
+    let tty = || async {
+        c.client
+            .instances()
+            .exec(&c.name, ["tty"])
+            .interactive(true)
+            .run()
+            .await
+            .unwrap()
+    };
+    let mut out = tty().await;
     assert_eq!(out.exit_code, 0, "{out:?}");
+    // LXD 5.0.0-5.0.2 can cut interactive output under CPU load (fixed in 5.0.3; a raw
+    // websocket client sees the same, see docs/exec.md): on those versions an empty answer
+    // is asked again, once, and said loudly. Every other server must answer the first time.
+    let version = c
+        .client
+        .server()
+        .await
+        .unwrap()
+        .environment
+        .server_version
+        .clone();
+    let known_bug = env.server == "lxd" && ["5.0.0", "5.0.1", "5.0.2"].contains(&version.as_str());
+    if out.stdout.is_empty() && known_bug {
+        eprintln!("KNOWN LXD {version} BUG: interactive output cut by the server; asking again");
+        out = tty().await;
+    }
     assert!(out.stdout_text().starts_with("/dev/pts/"), "{out:?}");
     let out = c
         .client
