@@ -227,37 +227,26 @@ impl CertificateAddToken {
     /// fingerprint, addresses or secret.
     pub fn from_operation(operation: &Operation) -> Option<Self> {
         let metadata = operation.metadata_object()?;
-        let text = |value: &Value| value.as_str().map(str::to_owned);
-        let addresses = metadata
-            .get("addresses")?
-            .as_array()?
-            .iter()
-            .map(text)
-            .collect::<Option<Vec<_>>>()?;
+        let client_name = metadata.get("request")?.get("name")?.as_str()?.to_owned();
+        let (fingerprint, addresses, secret, expires_at) = token_parts(metadata)?;
         Some(Self {
-            client_name: text(metadata.get("request")?.get("name")?)?,
-            fingerprint: text(metadata.get("fingerprint")?)?,
+            client_name,
+            fingerprint,
             addresses,
-            secret: text(metadata.get("secret")?)?,
-            expires_at: metadata.get("expiresAt").and_then(text).unwrap_or_default(),
+            secret,
+            expires_at,
             extra: Map::new(),
         })
     }
 
     /// The token string users copy around: standard base64 of the JSON form.
     pub fn encode(&self) -> String {
-        let json = serde_json::to_vec(self).expect("a token always serializes");
-        base64::encode(&json)
+        encode_token(self)
     }
 
     /// Parses a token string (surrounding whitespace is ignored).
     pub fn decode(token: &str) -> Result<Self, serde_json::Error> {
-        let json = base64::decode(token.trim()).ok_or_else(|| {
-            <serde_json::Error as serde::de::Error>::custom(
-                "certificate add token is not valid base64",
-            )
-        })?;
-        serde_json::from_slice(&json)
+        decode_token(token, "certificate add token")
     }
 }
 
@@ -275,6 +264,44 @@ impl fmt::Debug for CertificateAddToken {
             )
             .finish()
     }
+}
+
+/// What every token operation's metadata holds besides its own name field (certificate
+/// add tokens and cluster join tokens alike): `(fingerprint, addresses, secret,
+/// expires_at)`, or `None` if one of the first three is missing.
+pub(crate) fn token_parts(
+    metadata: &Map<String, Value>,
+) -> Option<(String, Vec<String>, String, String)> {
+    let text = |value: &Value| value.as_str().map(str::to_owned);
+    let addresses = metadata
+        .get("addresses")?
+        .as_array()?
+        .iter()
+        .map(text)
+        .collect::<Option<Vec<_>>>()?;
+    Some((
+        text(metadata.get("fingerprint")?)?,
+        addresses,
+        text(metadata.get("secret")?)?,
+        metadata.get("expiresAt").and_then(text).unwrap_or_default(),
+    ))
+}
+
+/// A token as users copy it around: standard base64 of its JSON form.
+pub(crate) fn encode_token<T: Serialize>(token: &T) -> String {
+    let json = serde_json::to_vec(token).expect("a token always serializes");
+    base64::encode(&json)
+}
+
+/// Parses a token string (surrounding whitespace is ignored); `what` names it in the error.
+pub(crate) fn decode_token<T: serde::de::DeserializeOwned>(
+    token: &str,
+    what: &str,
+) -> Result<T, serde_json::Error> {
+    let json = base64::decode(token.trim()).ok_or_else(|| {
+        <serde_json::Error as serde::de::Error>::custom(format!("{what} is not valid base64"))
+    })?;
+    serde_json::from_slice(&json)
 }
 
 /// Standard base64 (RFC 4648, with padding), just enough for tokens; keeps the crate at

@@ -1,7 +1,7 @@
 //! Clustering (`/1.0/cluster`): the cluster itself, its members, member evacuation, join
 //! tokens, cluster groups and the cluster certificate.
 
-use crate::certificate::base64;
+use crate::certificate::{decode_token, encode_token, token_parts};
 use crate::string_enum::string_enum;
 use crate::util::{is_false, nullable, redact, redact_opt, redact_str};
 use crate::{Operation, ResourcesStoragePool};
@@ -191,37 +191,26 @@ impl ClusterMemberJoinToken {
     /// certificate add token or an image download token).
     pub fn from_operation(operation: &Operation) -> Option<Self> {
         let metadata = operation.metadata_object()?;
-        let text = |value: &Value| value.as_str().map(str::to_owned);
-        let addresses = metadata
-            .get("addresses")?
-            .as_array()?
-            .iter()
-            .map(text)
-            .collect::<Option<Vec<_>>>()?;
+        let server_name = metadata.get("serverName")?.as_str()?.to_owned();
+        let (fingerprint, addresses, secret, expires_at) = token_parts(metadata)?;
         Some(Self {
-            server_name: text(metadata.get("serverName")?)?,
-            fingerprint: text(metadata.get("fingerprint")?)?,
+            server_name,
+            fingerprint,
             addresses,
-            secret: text(metadata.get("secret")?)?,
-            expires_at: metadata.get("expiresAt").and_then(text).unwrap_or_default(),
+            secret,
+            expires_at,
             extra: Map::new(),
         })
     }
 
     /// The token string users copy around: standard base64 of the JSON form.
     pub fn encode(&self) -> String {
-        let json = serde_json::to_vec(self).expect("a token always serializes");
-        base64::encode(&json)
+        encode_token(self)
     }
 
     /// Parses a token string (surrounding whitespace is ignored).
     pub fn decode(token: &str) -> Result<Self, serde_json::Error> {
-        let json = base64::decode(token.trim()).ok_or_else(|| {
-            <serde_json::Error as serde::de::Error>::custom(
-                "cluster join token is not valid base64",
-            )
-        })?;
-        serde_json::from_slice(&json)
+        decode_token(token, "cluster join token")
     }
 }
 
@@ -618,7 +607,10 @@ mod tests {
         assert_eq!(token.expires_at, "2026-11-27T07:19:03Z");
         // The field order and names LXD's `ClusterMemberJoinToken.String()` produces.
         let json = r#"{"server_name":"node9","fingerprint":"f350","addresses":["127.0.0.3:8443"],"secret":"c240","expires_at":"2026-11-27T07:19:03Z"}"#;
-        assert_eq!(token.encode(), base64::encode(json.as_bytes()));
+        assert_eq!(
+            token.encode(),
+            crate::certificate::base64::encode(json.as_bytes())
+        );
         assert_eq!(
             ClusterMemberJoinToken::decode(&token.encode()).unwrap(),
             token
