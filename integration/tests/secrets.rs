@@ -5,8 +5,6 @@
 //! must not appear in the captured output nor in the `Debug` of the values involved.
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -14,94 +12,6 @@ use lxd_client::proto::{EventType, InstanceStatePut};
 use lxd_client::{Client, PutOptions};
 use lxd_integration::{fresh_identity, require, unique};
 use serde_json::Value;
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::subscriber::Interest;
-use tracing::{Event, Metadata, Subscriber};
-
-/// Every record, as `target level message field=value ...`, one per line.
-#[derive(Clone, Default)]
-struct Capture {
-    lines: Arc<Mutex<String>>,
-    ids: Arc<AtomicU64>,
-}
-
-struct Line<'a>(&'a mut String);
-
-impl Visit for Line<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        let _ = write!(self.0, " {}={}", field.name(), value);
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let _ = write!(self.0, " {}={:?}", field.name(), value);
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        // Both renderings: a secret may hide in either.
-        let _ = write!(self.0, " {}={} / {:?}", field.name(), value, value);
-    }
-}
-
-impl Capture {
-    fn push(&self, metadata: &Metadata<'_>, fill: impl FnOnce(&mut Line<'_>)) {
-        let mut line = format!("{} {}", metadata.target(), metadata.level());
-        fill(&mut Line(&mut line));
-        line.push('\n');
-        self.lines.lock().unwrap().push_str(&line);
-    }
-
-    fn text(&self) -> String {
-        self.lines.lock().unwrap().clone()
-    }
-}
-
-impl Subscriber for Capture {
-    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
-        Interest::always()
-    }
-
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-
-    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
-        Some(tracing::level_filters::LevelFilter::TRACE)
-    }
-
-    fn new_span(&self, span: &Attributes<'_>) -> Id {
-        self.push(span.metadata(), |line| span.record(line));
-        Id::from_u64(self.ids.fetch_add(1, Ordering::Relaxed) + 1)
-    }
-
-    fn record(&self, _: &Id, values: &Record<'_>) {
-        let mut line = String::from("(span record)");
-        values.record(&mut Line(&mut line));
-        line.push('\n');
-        self.lines.lock().unwrap().push_str(&line);
-    }
-
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-
-    fn event(&self, event: &Event<'_>) {
-        self.push(event.metadata(), |line| event.record(line));
-    }
-
-    fn enter(&self, _: &Id) {}
-
-    fn exit(&self, _: &Id) {}
-}
-
-/// The process-wide capture (tasks run on every runtime thread: it must be global).
-fn capture() -> &'static Capture {
-    static CAPTURE: OnceLock<Capture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture = Capture::default();
-        tracing::subscriber::set_global_default(capture.clone())
-            .expect("no other subscriber in this test binary");
-        capture
-    })
-}
 
 /// The lines of a PEM body long enough to be recognisable.
 fn pem_pieces(pem: &str) -> Vec<String> {
@@ -157,7 +67,7 @@ async fn remove(client: &Client, name: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_session_leaks_no_secret_to_logs_or_debug() {
     let env = require!();
-    let capture = capture();
+    let capture = lxd_testkit::LogCapture::global();
     tracing::info!(target: "secrets_test", "capture works");
     let cert_name = unique("it-secrets");
     let (cert, key) = fresh_identity(&cert_name);

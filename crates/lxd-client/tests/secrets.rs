@@ -6,8 +6,6 @@
 //! public type that holds one.
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
 
 use futures::StreamExt;
 use lxd_client::proto::{
@@ -17,96 +15,8 @@ use lxd_client::transport::ClientIdentity;
 use lxd_client::{Client, ClientBuilder, PutOptions};
 use lxd_testkit::{ClientCertificate, TestServer};
 use serde_json::Value;
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::subscriber::Interest;
-use tracing::{Event, Metadata, Subscriber};
 
 const PASSWORD: &str = "pw-4c1d5e7a9b3f";
-
-/// Every record, as `target level message field=value ...`, one per line.
-#[derive(Clone, Default)]
-struct Capture {
-    lines: Arc<Mutex<String>>,
-    ids: Arc<AtomicU64>,
-}
-
-struct Line<'a>(&'a mut String);
-
-impl Visit for Line<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        let _ = write!(self.0, " {}={}", field.name(), value);
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let _ = write!(self.0, " {}={:?}", field.name(), value);
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        // Both renderings: a secret may hide in either.
-        let _ = write!(self.0, " {}={} / {:?}", field.name(), value, value);
-    }
-}
-
-impl Capture {
-    fn push(&self, metadata: &Metadata<'_>, fill: impl FnOnce(&mut Line<'_>)) {
-        let mut line = format!("{} {}", metadata.target(), metadata.level());
-        fill(&mut Line(&mut line));
-        line.push('\n');
-        self.lines.lock().unwrap().push_str(&line);
-    }
-
-    fn text(&self) -> String {
-        self.lines.lock().unwrap().clone()
-    }
-}
-
-impl Subscriber for Capture {
-    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
-        Interest::always()
-    }
-
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-
-    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
-        Some(tracing::level_filters::LevelFilter::TRACE)
-    }
-
-    fn new_span(&self, span: &Attributes<'_>) -> Id {
-        self.push(span.metadata(), |line| span.record(line));
-        Id::from_u64(self.ids.fetch_add(1, Ordering::Relaxed) + 1)
-    }
-
-    fn record(&self, _: &Id, values: &Record<'_>) {
-        let mut line = String::from("(span record)");
-        values.record(&mut Line(&mut line));
-        line.push('\n');
-        self.lines.lock().unwrap().push_str(&line);
-    }
-
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-
-    fn event(&self, event: &Event<'_>) {
-        self.push(event.metadata(), |line| event.record(line));
-    }
-
-    fn enter(&self, _: &Id) {}
-
-    fn exit(&self, _: &Id) {}
-}
-
-/// The process-wide capture (tasks run on every runtime thread: it must be global).
-fn capture() -> &'static Capture {
-    static CAPTURE: OnceLock<Capture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture = Capture::default();
-        tracing::subscriber::set_global_default(capture.clone())
-            .expect("no other subscriber in this test binary");
-        capture
-    })
-}
 
 fn https(server: &TestServer, cert: &ClientCertificate) -> Client {
     ClientBuilder::https(server.https_url().unwrap())
@@ -159,7 +69,7 @@ fn assert_clean(what: &str, text: &str, secrets: &[String]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_session_leaks_no_secret_to_logs_or_debug() {
-    let capture = capture();
+    let capture = lxd_testkit::LogCapture::global();
     tracing::info!(target: "secrets_test", "capture works");
     let server = TestServer::builder()
         .https()

@@ -37,6 +37,7 @@ mod filter;
 mod flavor;
 mod fs;
 mod http;
+mod log_capture;
 mod multipart;
 mod operations;
 mod seed;
@@ -50,6 +51,7 @@ mod websocket;
 
 pub use faults::{Fault, FaultId, FaultRule, Faults};
 pub use flavor::ServerFlavor;
+pub use log_capture::LogCapture;
 pub use seed::{ImageSeed, ProfileSeed};
 pub use server::{BlockingTestServer, Error, TestServer, TestServerBuilder};
 pub use tls::ClientCertificate;
