@@ -75,7 +75,7 @@ pub fn cargo() -> Command {
     cmd
 }
 
-fn workspace_root() -> &'static Path {
+pub fn workspace_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives one level below the workspace root")
@@ -382,7 +382,10 @@ fn existing(socket: &Path, opts: &Options) -> Result<bool> {
 // ---------------------------------------------------------------------------------------
 
 fn run_tests(target: &Target, extra: &[OsString]) -> Result<bool> {
+    // tests/examples.rs runs lxd-client's examples as a user would: built here, named below.
+    util::run_inherit_ok(cargo().args(["build", "-p", "lxd-client", "--examples"]))?;
     let mut cmd = cargo();
+    cmd.env("LXD_IT_EXAMPLES", target_dir().join("debug/examples"));
     // Every test binary runs even after one fails: one run reports everything.
     cmd.args(["test", "-p", "lxd-integration", "--no-fail-fast"])
         .args(extra)
@@ -421,13 +424,42 @@ fn run_tests(target: &Target, extra: &[OsString]) -> Result<bool> {
         }
     }
     let started = Instant::now();
-    let passed = util::run_inherit(&mut cmd)?.success();
+    let mut passed = util::run_inherit(&mut cmd)?.success();
+    // The other TLS backend against the same daemon, in full runs (it rebuilds the client
+    // with the feature on, which a run of one test file should not pay for).
+    if extra.is_empty() {
+        let mut native = cargo();
+        native.args([
+            "test",
+            "-p",
+            "lxd-client",
+            "--features",
+            "native-tls",
+            "--test",
+            "native_tls",
+        ]);
+        for (key, value) in cmd.get_envs() {
+            match value {
+                Some(value) => native.env(key, value),
+                None => native.env_remove(key),
+            };
+        }
+        passed &= util::run_inherit(&mut native)?.success();
+    }
     say(format_args!(
         "integration tests {} in {}",
         if passed { "passed" } else { "FAILED" },
         secs(started)
     ));
     Ok(passed)
+}
+
+/// Cargo's target directory (`CARGO_TARGET_DIR` or the workspace's `target/`).
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => workspace_root().join(dir),
+        _ => workspace_root().join("target"),
+    }
 }
 
 /// A run's outcome and its teardown's, with neither error hiding the other.

@@ -3,6 +3,7 @@
 //! std only, so `cargo xtask` compiles in seconds on a clean CI machine.
 
 mod bench;
+mod docs;
 mod image;
 mod integration;
 mod lxd;
@@ -24,9 +25,13 @@ Commands:
   test          The project's one test command (CI runs it via .ci/run):
                 `cargo test --workspace --exclude lxd-integration`, a `cargo check` of
                 lxd-client with the native-tls backend, the MSRV check (no dependency
-                needs a newer Rust than `rust-version`), then `integration` as below,
-                against LXD and then against Incus (`--server incus`).
-                Fails if any fails.
+                needs a newer Rust than `rust-version`), `docs` as below, then
+                `integration` as below, against LXD and then against Incus
+                (`--server incus`). Fails if any fails.
+
+  docs          rustdoc of the library crates without warnings, an example in the doc of
+                every public fn (and a REST reference link on lxd-client's request
+                methods), and `cargo package` of each library crate.
 
   integration [--server lxd|incus] [--keep] [--no-peers] [--socket PATH] [-- <args>]
                 Runs `cargo test -p lxd-integration` against a real LXD.
@@ -69,12 +74,16 @@ file), LXD_IT_IMAGE (alias), LXD_IT_PROJECT, LXD_IT_DIR (private daemon only), a
 LXD_SOCKET (+ LXD_DIR for the private daemon) pointing at the same daemon; with the peers,
 LXD_IT_SECOND_{SOCKET,HTTPS,CERT}, LXD_IT_CLUSTER_{SOCKETS,HTTPS,MEMBERS} (comma-separated,
 in member order), LXD_IT_CLUSTER_CERT and LXD_IT_CLUSTER_POOL; without them LXD_IT_NO_PEERS
-(the reason).
+(the reason). The integration run also builds lxd-client's examples and names their
+directory in LXD_IT_EXAMPLES (tests/examples.rs runs each against the daemon and against
+the embedded testkit), and in a full run (no `-- ARGS`) runs lxd-client's native-tls tests
+against the daemon with the same variables.
 ";
 
 enum Task {
     Help,
     Test,
+    Docs,
     Integration(Options),
     Bench(bench::Options),
 }
@@ -93,6 +102,7 @@ fn main() -> ExitCode {
             Ok(true)
         }
         Task::Test => test(),
+        Task::Docs => Ok(docs::check(integration::workspace_root())),
         Task::Integration(opts) => integration::run(&opts),
         Task::Bench(opts) => bench::run(&opts),
     };
@@ -125,6 +135,7 @@ fn parse(args: Vec<OsString>) -> std::result::Result<Task, String> {
             None => Ok(Task::Test),
             Some(extra) => Err(format!("`test` takes no arguments (got {extra:?})")),
         },
+        Some("docs") => Ok(Task::Docs),
         Some("integration") => {
             let mut opts = Options::default();
             while let Some(arg) = args.next() {
@@ -190,7 +201,8 @@ fn test() -> Result<bool> {
     let msrv = msrv::check()
         .map_err(|e| say(format_args!("MSRV check FAILED: {e}")))
         .is_ok();
-    let unit = unit && native_tls && msrv;
+    let docs = docs::check(integration::workspace_root());
+    let unit = unit && native_tls && msrv && docs;
     if !unit {
         say(
             "unit tests or checks FAILED; running the integration tests anyway, to report everything",

@@ -6,6 +6,8 @@
 #![cfg(feature = "native-tls")]
 
 use lxd_client::Client;
+use lxd_client::proto::CertificatesPost;
+use lxd_client::transport::Fingerprint;
 use lxd_testkit::{ClientCertificate, TestServer};
 
 #[tokio::test]
@@ -57,21 +59,70 @@ async fn pinned_certificate_is_strict_and_client_certificates_work() {
 
 #[tokio::test]
 async fn real_lxd_over_native_tls() {
-    let (Ok(https), Ok(cert_path)) = (
+    let inside = std::env::var("LXD_IT").as_deref() == Ok("1");
+    let (Ok(https), Ok(cert_path), Ok(socket)) = (
         std::env::var("LXD_IT_HTTPS"),
         std::env::var("LXD_IT_SERVER_CERT"),
+        std::env::var("LXD_IT_SOCKET"),
     ) else {
-        eprintln!("SKIPPED real_lxd_over_native_tls: LXD_IT_HTTPS / LXD_IT_SERVER_CERT not set");
+        // `cargo xtask integration` sets them; there a missing one is a failure.
+        assert!(
+            !inside,
+            "LXD_IT=1 but LXD_IT_HTTPS, LXD_IT_SERVER_CERT or LXD_IT_SOCKET is not set"
+        );
+        eprintln!(
+            "SKIPPED real_lxd_over_native_tls: LXD_IT_HTTPS / LXD_IT_SERVER_CERT / LXD_IT_SOCKET \
+             not set (run `cargo xtask integration`)"
+        );
         return;
     };
     let pem = std::fs::read(cert_path).unwrap();
-    let client = Client::https(https.clone())
+    let anonymous = Client::https(https.clone())
         .server_certificate_pem(&pem)
         .native_tls()
         .build()
         .unwrap();
-    let info = client.server().await.unwrap();
+    let info = anonymous.server().await.unwrap();
     assert_eq!(info.auth, "untrusted");
+
+    // A client certificate trusted over the unix socket: its requests are trusted ones,
+    // through OpenSSL on both sides of the handshake.
+    let cert = ClientCertificate::generate("lxdrs-native-tls").unwrap();
+    let local = Client::unix(&socket).unwrap();
+    local
+        .certificates()
+        .add(&CertificatesPost {
+            name: "lxdrs-native-tls".into(),
+            certificate: cert.certificate_pem.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let fingerprint = Fingerprint::of_pem(cert.certificate_pem.as_bytes())
+        .unwrap()
+        .to_string();
+    let trusted = Client::https(https.clone())
+        .client_certificate_pem(cert.certificate_pem.as_bytes(), cert.key_pem.as_bytes())
+        .server_certificate_pem(&pem)
+        .native_tls()
+        .build()
+        .unwrap();
+    let checked = async {
+        let info = trusted.server().await?;
+        assert!(info.is_trusted(), "auth: {}", info.auth);
+        // A listing answered over HTTPS is the one the unix socket gives.
+        let mut over_https = trusted.certificates().list_fingerprints().await?;
+        let mut over_socket = local.certificates().list_fingerprints().await?;
+        over_https.sort();
+        over_socket.sort();
+        assert_eq!(over_https, over_socket);
+        assert!(over_https.contains(&fingerprint));
+        Ok::<(), lxd_client::Error>(())
+    }
+    .await;
+    // Whatever happened, the trust entry goes again.
+    local.certificates().delete(&fingerprint).await.unwrap();
+    checked.unwrap();
 
     let other = TestServer::builder().https().start().await.unwrap();
     let err = Client::https(https)
