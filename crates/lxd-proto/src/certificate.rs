@@ -63,6 +63,21 @@ impl Certificate {
     ///
     /// Unknown fields are carried over so a writable field added by a newer server is not
     /// reset; LXD ignores read-only ones.
+    ///
+    /// ```
+    /// use lxd_proto::Certificate;
+    ///
+    /// let cert: Certificate = serde_json::from_str(r#"{"name": "ci", "type": "client",
+    ///     "restricted": false, "projects": [], "certificate": "-----BEGIN...",
+    ///     "fingerprint": "b04e2d36"}"#).unwrap();
+    /// // Restrict the certificate to the `ci` project.
+    /// let mut put = cert.writable();
+    /// put.restricted = true;
+    /// put.projects = vec!["ci".into()];
+    /// assert_eq!(put.certificate, cert.certificate);
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/certificates/certificate_put)
     pub fn writable(&self) -> CertificatePut {
         CertificatePut {
             name: self.name.clone(),
@@ -225,6 +240,20 @@ impl CertificateAddToken {
     /// Reads the token from the metadata of a `token` class operation (the reply to
     /// `POST /1.0/certificates` with `token: true`). `None` if the metadata lacks the name,
     /// fingerprint, addresses or secret.
+    ///
+    /// ```
+    /// use lxd_proto::{CertificateAddToken, Operation};
+    ///
+    /// let op: Operation = serde_json::from_str(r#"{"class": "token", "status_code": 103,
+    ///     "metadata": {"request": {"name": "ci", "type": "client", "token": true},
+    ///         "fingerprint": "5e0184f5", "addresses": ["10.0.0.1:8443"],
+    ///         "secret": "s3cr3t", "expiresAt": "0001-01-01T00:00:00Z"}}"#).unwrap();
+    /// let token = CertificateAddToken::from_operation(&op).unwrap();
+    /// assert_eq!(token.client_name, "ci");
+    /// assert_eq!(token.addresses, ["10.0.0.1:8443"]);
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/certificates/certificates_post)
     pub fn from_operation(operation: &Operation) -> Option<Self> {
         let metadata = operation.metadata_object()?;
         let client_name = metadata.get("request")?.get("name")?.as_str()?.to_owned();
@@ -240,11 +269,38 @@ impl CertificateAddToken {
     }
 
     /// The token string users copy around: standard base64 of the JSON form.
+    ///
+    /// ```
+    /// use lxd_proto::CertificateAddToken;
+    ///
+    /// let token = CertificateAddToken {
+    ///     client_name: "ci".into(),
+    ///     fingerprint: "5e0184f5".into(),
+    ///     addresses: vec!["10.0.0.1:8443".into()],
+    ///     secret: "s3cr3t".into(),
+    ///     ..Default::default()
+    /// };
+    /// // What `lxc config trust add --name ci` would print for it.
+    /// assert!(token.encode().starts_with("eyJjbGllbnRfbmFtZSI6ImNpIi"));
+    /// ```
     pub fn encode(&self) -> String {
         encode_token(self)
     }
 
     /// Parses a token string (surrounding whitespace is ignored).
+    ///
+    /// ```
+    /// use lxd_proto::CertificateAddToken;
+    ///
+    /// // A token as pasted by a user, trailing newline included.
+    /// let pasted = concat!(
+    ///     "eyJjbGllbnRfbmFtZSI6ImNpIiwiZmluZ2VycHJpbnQiOiI1ZTAxODRmNSIsImFkZHJlc3NlcyI6",
+    ///     "WyIxMC4wLjAuMTo4NDQzIl0sInNlY3JldCI6InMzY3IzdCJ9\n",
+    /// );
+    /// let token = CertificateAddToken::decode(pasted).unwrap();
+    /// assert_eq!((token.client_name.as_str(), token.fingerprint.as_str()), ("ci", "5e0184f5"));
+    /// assert!(CertificateAddToken::decode("not a token").is_err());
+    /// ```
     pub fn decode(token: &str) -> Result<Self, serde_json::Error> {
         decode_token(token, "certificate add token")
     }

@@ -189,6 +189,21 @@ impl ClusterMemberJoinToken {
     /// `POST /1.0/cluster/members`, or an entry of `GET /1.0/operations`). `None` if the
     /// metadata lacks the server name, fingerprint, addresses or secret (for example a
     /// certificate add token or an image download token).
+    ///
+    /// ```
+    /// use lxd_proto::{ClusterMemberJoinToken, Operation};
+    ///
+    /// let op: Operation = serde_json::from_str(r#"{"class": "token", "status_code": 103,
+    ///     "resources": {"cluster": null},
+    ///     "metadata": {"serverName": "node4", "fingerprint": "f350117f",
+    ///         "addresses": ["10.0.0.1:8443", "10.0.0.2:8443"], "secret": "s3cr3t",
+    ///         "expiresAt": "2026-11-28T07:00:00Z"}}"#).unwrap();
+    /// let token = ClusterMemberJoinToken::from_operation(&op).unwrap();
+    /// assert_eq!(token.server_name, "node4");
+    /// assert_eq!(token.expires_at, "2026-11-28T07:00:00Z");
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/cluster/cluster_members_post)
     pub fn from_operation(operation: &Operation) -> Option<Self> {
         let metadata = operation.metadata_object()?;
         let server_name = metadata.get("serverName")?.as_str()?.to_owned();
@@ -204,11 +219,39 @@ impl ClusterMemberJoinToken {
     }
 
     /// The token string users copy around: standard base64 of the JSON form.
+    ///
+    /// ```
+    /// use lxd_proto::{ClusterMemberJoinToken, ClusterPut};
+    ///
+    /// let token = ClusterMemberJoinToken {
+    ///     server_name: "node4".into(),
+    ///     fingerprint: "f350117f".into(),
+    ///     addresses: vec!["10.0.0.3:8443".into()],
+    ///     secret: "s3cr3t".into(),
+    ///     ..Default::default()
+    /// };
+    /// // Newer servers take the whole encoded token in a join request.
+    /// let join = ClusterPut { cluster_token: Some(token.encode()), ..Default::default() };
+    /// assert!(join.cluster_token.unwrap().starts_with("eyJzZXJ2ZXJfbmFtZSI6Im5vZGU0Ii"));
+    /// ```
     pub fn encode(&self) -> String {
         encode_token(self)
     }
 
     /// Parses a token string (surrounding whitespace is ignored).
+    ///
+    /// ```
+    /// use lxd_proto::ClusterMemberJoinToken;
+    ///
+    /// // What `lxc cluster add node4` printed.
+    /// let token = ClusterMemberJoinToken::decode(concat!(
+    ///     "eyJzZXJ2ZXJfbmFtZSI6Im5vZGU0IiwiZmluZ2VycHJpbnQiOiJmMzUwMTE3ZiIsImFkZHJlc3NlcyI6",
+    ///     "WyIxMC4wLjAuMzo4NDQzIl0sInNlY3JldCI6InMzY3IzdCIsImV4cGlyZXNfYXQiOiIyMDI2LTExLTI4",
+    ///     "VDA3OjAwOjAwWiJ9",
+    /// )).unwrap();
+    /// assert_eq!(token.server_name, "node4");
+    /// assert_eq!(token.addresses, ["10.0.0.3:8443"]);
+    /// ```
     pub fn decode(token: &str) -> Result<Self, serde_json::Error> {
         decode_token(token, "cluster join token")
     }
@@ -291,6 +334,20 @@ pub struct ClusterMember {
 
 impl ClusterMember {
     /// The writable part, for `PUT /1.0/cluster/members/<name>`.
+    ///
+    /// ```
+    /// use lxd_proto::ClusterMember;
+    ///
+    /// let member: ClusterMember = serde_json::from_str(r#"{"server_name": "node4",
+    ///     "url": "https://10.0.0.4:8443", "status": "Online", "roles": ["database"],
+    ///     "failure_domain": "default", "config": {}, "groups": ["default"]}"#).unwrap();
+    /// // Move the member to rack 2; the `database` role is sent back as it was.
+    /// let mut put = member.writable();
+    /// put.failure_domain = "rack2".into();
+    /// assert_eq!(put.roles, ["database"]);
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/cluster/cluster_member_put)
     pub fn writable(&self) -> ClusterMemberPut {
         ClusterMemberPut {
             roles: self.roles.clone(),
@@ -303,6 +360,15 @@ impl ClusterMember {
     }
 
     /// The `host:port` of [`url`](Self::url) (the URL itself if it has no `https://`).
+    ///
+    /// ```
+    /// use lxd_proto::ClusterMember;
+    ///
+    /// let member: ClusterMember = serde_json::from_str(
+    ///     r#"{"server_name": "node1", "url": "https://[fd42::1]:8443"}"#,
+    /// ).unwrap();
+    /// assert_eq!(member.address(), "[fd42::1]:8443");
+    /// ```
     pub fn address(&self) -> &str {
         self.url.strip_prefix("https://").unwrap_or(&self.url)
     }
@@ -451,6 +517,20 @@ pub struct ClusterMemberStatePost {
 
 impl ClusterMemberStatePost {
     /// A request for `action`, with no mode.
+    ///
+    /// ```
+    /// use lxd_proto::{ClusterEvacuateMode, ClusterMemberAction, ClusterMemberStatePost};
+    ///
+    /// // Evacuate by stopping the instances in place (newer servers).
+    /// let mut request = ClusterMemberStatePost::new(ClusterMemberAction::Evacuate);
+    /// request.mode = Some(ClusterEvacuateMode::Stop);
+    /// assert_eq!(
+    ///     serde_json::to_string(&request).unwrap(),
+    ///     r#"{"action":"evacuate","mode":"stop"}"#,
+    /// );
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/cluster/cluster_member_state_post)
     pub fn new(action: ClusterMemberAction) -> Self {
         Self {
             action,
@@ -489,6 +569,21 @@ pub struct ClusterGroup {
 
 impl ClusterGroup {
     /// The writable part, for `PUT /1.0/cluster/groups/<name>`.
+    ///
+    /// ```
+    /// use lxd_proto::ClusterGroup;
+    ///
+    /// let group: ClusterGroup = serde_json::from_str(r#"{"name": "fast",
+    ///     "description": "NVMe members", "members": ["node3"]}"#).unwrap();
+    /// let mut put = group.writable();
+    /// put.members.push("node4".into());
+    /// assert_eq!(
+    ///     serde_json::to_value(&put).unwrap(),
+    ///     serde_json::json!({"description": "NVMe members", "members": ["node3", "node4"]}),
+    /// );
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/cluster-groups/cluster_group_put)
     pub fn writable(&self) -> ClusterGroupPut {
         ClusterGroupPut {
             description: self.description.clone(),

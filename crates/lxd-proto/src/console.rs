@@ -79,6 +79,18 @@ pub struct InstanceConsoleControl {
 
 impl InstanceConsoleControl {
     /// Resize the console's terminal.
+    ///
+    /// Sent on the `control` websocket when the local terminal changes size.
+    ///
+    /// ```
+    /// use lxd_proto::InstanceConsoleControl;
+    ///
+    /// let resize = InstanceConsoleControl::window_resize(132, 43);
+    /// assert_eq!(resize.command, "window-resize");
+    /// assert_eq!((resize.args["width"].as_str(), resize.args["height"].as_str()), ("132", "43"));
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_console_post)
     pub fn window_resize(width: u32, height: u32) -> Self {
         Self {
             command: "window-resize".into(),

@@ -217,6 +217,18 @@ pub struct Event {
 
 impl Event {
     /// The `type` of the event.
+    ///
+    /// ```
+    /// use lxd_proto::{Event, EventType};
+    ///
+    /// let event: Event = serde_json::from_str(r#"{"type": "logging",
+    ///     "timestamp": "2026-11-27T01:30:35Z", "location": "none",
+    ///     "metadata": {"message": "Started instance", "level": "info",
+    ///                  "context": {"instance": "c1"}}}"#).unwrap();
+    /// assert_eq!(event.event_type(), EventType::Logging);
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/events_get)
     pub fn event_type(&self) -> EventType {
         self.payload.event_type()
     }
@@ -252,6 +264,17 @@ impl Default for EventPayload {
 
 impl EventPayload {
     /// The `type` of the event.
+    ///
+    /// Also the type of a payload that did not decode.
+    ///
+    /// ```
+    /// use lxd_proto::{EventPayload, EventType};
+    /// use serde_json::json;
+    ///
+    /// let payload = EventPayload::from_parts("ovn", json!({"name": "uplink"}));
+    /// assert_eq!(payload.event_type(), EventType::Other("ovn".into()));
+    /// assert!(!payload.event_type().is_known());
+    /// ```
     pub fn event_type(&self) -> EventType {
         match self {
             Self::Operation(_) => EventType::Operation,
@@ -262,6 +285,22 @@ impl EventPayload {
     }
 
     /// Decodes `metadata` by `event_type`, falling back to `Other` (see [`Event`]).
+    ///
+    /// ```
+    /// use lxd_proto::EventPayload;
+    /// use serde_json::json;
+    ///
+    /// let payload = EventPayload::from_parts(
+    ///     "lifecycle",
+    ///     json!({"action": "instance-deleted", "source": "/1.0/instances/c1"}),
+    /// );
+    /// assert!(matches!(payload, EventPayload::Lifecycle(_)));
+    ///
+    /// // A known type with metadata of the wrong shape is kept raw rather than lost.
+    /// let odd = EventPayload::from_parts("operation", json!("not an object"));
+    /// let EventPayload::Other { metadata, .. } = odd else { panic!("decoded") };
+    /// assert_eq!(metadata, "not an object");
+    /// ```
     pub fn from_parts(event_type: &str, metadata: Value) -> Self {
         // Decode from a reference so the raw value is still there for the fallback.
         let decoded = match EventType::from(event_type) {
@@ -425,6 +464,15 @@ impl LifecycleEvent {
     /// The name of the resource: `name` when the server sends it, else the last segment of
     /// `source` (without `?project=...`, `%XX` decoded). For snapshots this is the snapshot
     /// name.
+    ///
+    /// ```
+    /// use lxd_proto::LifecycleEvent;
+    ///
+    /// // A snapshot created in project `ci` (LXD 5.0 sends no `name`).
+    /// let event: LifecycleEvent = serde_json::from_str(r#"{"action": "instance-snapshot-created",
+    ///     "source": "/1.0/instances/web/snapshots/before%20upgrade?project=ci"}"#).unwrap();
+    /// assert_eq!(event.resource_name().as_deref(), Some("before upgrade"));
+    /// ```
     pub fn resource_name(&self) -> Option<String> {
         if !self.name.is_empty() {
             return Some(self.name.clone());

@@ -149,6 +149,17 @@ pub struct InstanceExecControl {
 impl InstanceExecControl {
     /// Forward signal `signal` (a Linux signal number: 2 SIGINT, 9 SIGKILL, 15 SIGTERM, ...)
     /// to the command.
+    ///
+    /// ```
+    /// use lxd_proto::InstanceExecControl;
+    ///
+    /// // Ctrl-C pressed locally: interrupt the remote command.
+    /// let interrupt = InstanceExecControl::signal(2);
+    /// assert_eq!(interrupt.command, "signal");
+    /// assert_eq!(serde_json::to_value(&interrupt).unwrap()["signal"], 2);
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_exec_post)
     pub fn signal(signal: i32) -> Self {
         Self {
             command: "signal".into(),
@@ -158,6 +169,17 @@ impl InstanceExecControl {
     }
 
     /// Resize the terminal of an interactive command.
+    ///
+    /// ```
+    /// use lxd_proto::InstanceExecControl;
+    ///
+    /// let resize = InstanceExecControl::window_resize(200, 50);
+    /// assert_eq!(resize.args["width"], "200");
+    /// // No signal is written for a resize.
+    /// assert!(serde_json::to_value(&resize).unwrap().get("signal").is_none());
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_exec_post)
     pub fn window_resize(width: u32, height: u32) -> Self {
         Self {
             command: "window-resize".into(),

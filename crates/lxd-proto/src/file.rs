@@ -131,6 +131,25 @@ impl InstanceFileHeaders {
     ];
 
     /// The headers to send, as `(name without prefix, value)`; unset fields are left out.
+    ///
+    /// The caller adds the server's prefix (`X-LXD-`) to each name.
+    ///
+    /// ```
+    /// use lxd_proto::{InstanceFileHeaders, InstanceFileModifyPerm};
+    ///
+    /// // Push a private file, also fixing owner and mode if it already exists.
+    /// let headers = InstanceFileHeaders {
+    ///     uid: Some(1000),
+    ///     mode: Some(0o600),
+    ///     modify_perm: vec![InstanceFileModifyPerm::Uid, InstanceFileModifyPerm::Mode],
+    ///     ..Default::default()
+    /// };
+    /// let sent: Vec<String> =
+    ///     headers.to_pairs().iter().map(|(n, v)| format!("X-LXD-{n}: {v}")).collect();
+    /// assert_eq!(sent, ["X-LXD-uid: 1000", "X-LXD-mode: 0600", "X-LXD-modify-perm: uid,mode"]);
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_post)
     pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
         let mut pairs = Vec::new();
         if let Some(uid) = self.uid {
@@ -160,6 +179,23 @@ impl InstanceFileHeaders {
 
     /// Reads headers given as `(name without prefix, value)`. Names are compared without
     /// regard to case; names this type does not know are ignored.
+    ///
+    /// ```
+    /// use lxd_proto::{InstanceFileHeaders, InstanceFileType};
+    ///
+    /// // Headers of `GET /1.0/instances/c1/files?path=/etc/hosts`, prefix stripped.
+    /// let headers = InstanceFileHeaders::from_pairs([
+    ///     ("uid", "0"), ("gid", "0"), ("mode", "0644"), ("type", "file"),
+    ///     ("content-type", "application/octet-stream"), // not a file header: ignored
+    /// ]).unwrap();
+    /// assert_eq!(headers.mode, Some(0o644));
+    /// assert_eq!(headers.file_type, Some(InstanceFileType::File));
+    ///
+    /// let error = InstanceFileHeaders::from_pairs([("mode", "rw-r--r--")]).unwrap_err();
+    /// assert_eq!(error.header, "mode");
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_get)
     pub fn from_pairs<'a, I>(pairs: I) -> Result<Self, InstanceFileHeaderError>
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
@@ -242,6 +278,19 @@ pub struct InstanceFileStat {
 
 impl InstanceFileStat {
     /// Builds the stat from reply headers; a missing field is an error naming it.
+    ///
+    /// ```
+    /// use lxd_proto::{InstanceFileHeaders, InstanceFileStat};
+    ///
+    /// // A `HEAD` reply from a server that sent no mode.
+    /// let headers = InstanceFileHeaders::from_pairs([
+    ///     ("uid", "0"), ("gid", "0"), ("type", "file"),
+    /// ]).unwrap();
+    /// let error = InstanceFileStat::from_headers(&headers).unwrap_err();
+    /// assert_eq!((error.header, error.value.as_str()), ("mode", "<missing>"));
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_head)
     pub fn from_headers(headers: &InstanceFileHeaders) -> Result<Self, InstanceFileHeaderError> {
         let missing = |header: &'static str| InstanceFileHeaderError {
             header,
@@ -257,16 +306,50 @@ impl InstanceFileStat {
     }
 
     /// A regular file.
+    ///
+    /// ```
+    /// use lxd_proto::{InstanceFileHeaders, InstanceFileStat};
+    ///
+    /// let headers = InstanceFileHeaders::from_pairs([
+    ///     ("uid", "0"), ("gid", "0"), ("mode", "0600"), ("type", "file"),
+    /// ]).unwrap();
+    /// let stat = InstanceFileStat::from_headers(&headers).unwrap();
+    /// assert!(stat.is_file() && !stat.is_dir());
+    /// ```
     pub fn is_file(&self) -> bool {
         self.file_type == InstanceFileType::File
     }
 
     /// A directory.
+    ///
+    /// For a directory, `GET` answers with the names of its entries instead of content.
+    ///
+    /// ```
+    /// use lxd_proto::{InstanceFileHeaders, InstanceFileStat};
+    ///
+    /// let headers = InstanceFileHeaders::from_pairs([
+    ///     ("uid", "0"), ("gid", "0"), ("mode", "0755"), ("type", "directory"),
+    /// ]).unwrap();
+    /// let stat = InstanceFileStat::from_headers(&headers).unwrap();
+    /// assert!(stat.is_dir());
+    /// assert_eq!(stat.mode, 0o755);
+    /// ```
     pub fn is_dir(&self) -> bool {
         self.file_type == InstanceFileType::Directory
     }
 
     /// A symbolic link.
+    ///
+    /// ```
+    /// use lxd_proto::{InstanceFileHeaders, InstanceFileStat};
+    ///
+    /// // `/etc/localtime` is usually a link; LXD reports links with mode 0777.
+    /// let headers = InstanceFileHeaders::from_pairs([
+    ///     ("uid", "0"), ("gid", "0"), ("mode", "0777"), ("type", "symlink"),
+    /// ]).unwrap();
+    /// let stat = InstanceFileStat::from_headers(&headers).unwrap();
+    /// assert!(stat.is_symlink() && !stat.is_file());
+    /// ```
     pub fn is_symlink(&self) -> bool {
         self.file_type == InstanceFileType::Symlink
     }

@@ -68,6 +68,21 @@ pub struct Image {
 impl Image {
     /// The writable part, for `PUT /1.0/images/<fingerprint>`. Unknown fields are carried
     /// over so a writable field added by a newer server is not reset.
+    ///
+    /// ```
+    /// use lxd_proto::Image;
+    ///
+    /// let image: Image = serde_json::from_str(r#"{"fingerprint": "be41f891",
+    ///     "public": false, "auto_update": true, "properties": {"os": "ubuntu"},
+    ///     "profiles": ["default"], "size": 1032413}"#).unwrap();
+    /// // Share the image with unauthenticated clients.
+    /// let mut put = image.writable();
+    /// put.public = true;
+    /// assert!(put.auto_update);
+    /// assert_eq!(put.properties["os"], "ubuntu");
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/image_put)
     pub fn writable(&self) -> ImagePut {
         ImagePut {
             auto_update: self.auto_update,
@@ -117,6 +132,18 @@ pub struct ImageAlias {
 
 impl ImageAlias {
     /// An alias with this name and no description.
+    ///
+    /// ```
+    /// use lxd_proto::{ImageAlias, ImagesPost, ImagesPostSource};
+    ///
+    /// let request = ImagesPost {
+    ///     source: Some(ImagesPostSource::instance("builder")),
+    ///     aliases: vec![ImageAlias::new("app/v2"), ImageAlias::new("app/latest")],
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(request.aliases[1].name, "app/latest");
+    /// assert!(request.aliases[1].description.is_empty());
+    /// ```
     pub fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
@@ -249,6 +276,19 @@ pub struct ImagesPostSource {
 
 impl ImagesPostSource {
     /// An instance (stopped, for containers) as the source.
+    ///
+    /// ```
+    /// use lxd_proto::ImagesPostSource;
+    ///
+    /// // `lxc publish web`
+    /// let source = ImagesPostSource::instance("web");
+    /// assert_eq!(
+    ///     serde_json::to_string(&source).unwrap(),
+    ///     r#"{"type":"instance","name":"web"}"#,
+    /// );
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post)
     pub fn instance(name: impl Into<String>) -> Self {
         Self {
             source_type: "instance".into(),
@@ -258,6 +298,17 @@ impl ImagesPostSource {
     }
 
     /// A snapshot (`instance/snapshot`) as the source.
+    ///
+    /// ```
+    /// use lxd_proto::ImagesPostSource;
+    ///
+    /// // `lxc publish web/before-upgrade`: the instance may keep running.
+    /// let source = ImagesPostSource::snapshot("web", "before-upgrade");
+    /// assert_eq!(source.source_type, "snapshot");
+    /// assert_eq!(source.name, "web/before-upgrade");
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post)
     pub fn snapshot(instance: &str, snapshot: &str) -> Self {
         Self {
             source_type: "snapshot".into(),
@@ -392,6 +443,22 @@ pub struct ImageAliasesEntry {
 
 impl ImageAliasesEntry {
     /// The writable part, for `PUT /1.0/images/aliases/<name>`.
+    ///
+    /// ```
+    /// use lxd_proto::ImageAliasesEntry;
+    ///
+    /// let alias: ImageAliasesEntry = serde_json::from_str(r#"{"name": "app/latest",
+    ///     "description": "", "target": "be41f891", "type": "container"}"#).unwrap();
+    /// // Point the alias at a newly published image.
+    /// let mut put = alias.writable();
+    /// put.target = "6c9a0e2f".into();
+    /// assert_eq!(
+    ///     serde_json::to_string(&put).unwrap(),
+    ///     r#"{"description":"","target":"6c9a0e2f"}"#,
+    /// );
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/image_alias_put)
     pub fn writable(&self) -> ImageAliasesEntryPut {
         ImageAliasesEntryPut {
             description: self.description.clone(),

@@ -130,6 +130,20 @@ impl Instance {
     ///
     /// Unknown fields are carried over so a writable field added by a newer server is sent
     /// back rather than reset; LXD ignores the read-only ones in a PUT body.
+    ///
+    /// ```
+    /// use lxd_proto::Instance;
+    ///
+    /// let instance: Instance = serde_json::from_str(r#"{"name": "web", "status": "Running",
+    ///     "status_code": 103, "profiles": ["default"], "config": {"limits.cpu": "1"},
+    ///     "expanded_config": {"limits.cpu": "1", "image.os": "Ubuntu"}}"#).unwrap();
+    /// let mut put = instance.writable();
+    /// put.config.insert("limits.cpu".into(), "4".into());
+    /// // Only the local config is sent back, not the one expanded from profiles.
+    /// assert_eq!(put.config.len(), 1);
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_put)
     pub fn writable(&self) -> InstancePut {
         InstancePut {
             architecture: self.architecture.clone(),
@@ -145,6 +159,15 @@ impl Instance {
     }
 
     /// Whether the instance is running (status code 103).
+    ///
+    /// ```
+    /// use lxd_proto::Instance;
+    ///
+    /// let frozen: Instance = serde_json::from_str(
+    ///     r#"{"name": "web", "status": "Frozen", "status_code": 110}"#,
+    /// ).unwrap();
+    /// assert!(!frozen.is_running());
+    /// ```
     pub fn is_running(&self) -> bool {
         self.status_code == StatusCode::RUNNING
     }
@@ -340,6 +363,19 @@ pub struct InstanceSource {
 
 impl InstanceSource {
     /// A local image by alias: `{"type":"image","alias":...}`.
+    ///
+    /// ```
+    /// use lxd_proto::{InstanceSource, InstancesPost};
+    ///
+    /// let request = InstancesPost {
+    ///     name: "web".into(),
+    ///     source: InstanceSource::image_alias("ubuntu/24.04"),
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(request.source.alias, "ubuntu/24.04");
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_post)
     pub fn image_alias(alias: impl Into<String>) -> Self {
         Self {
             source_type: InstanceSourceType::Image,
@@ -349,6 +385,19 @@ impl InstanceSource {
     }
 
     /// A local image by fingerprint (or unique prefix).
+    ///
+    /// ```
+    /// use lxd_proto::InstanceSource;
+    ///
+    /// // Pin the exact image rather than whatever an alias points at today.
+    /// let source = InstanceSource::image_fingerprint("e6d72248");
+    /// assert_eq!(
+    ///     serde_json::to_string(&source).unwrap(),
+    ///     r#"{"type":"image","fingerprint":"e6d72248"}"#,
+    /// );
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_post)
     pub fn image_fingerprint(fingerprint: impl Into<String>) -> Self {
         Self {
             source_type: InstanceSourceType::Image,
@@ -358,11 +407,40 @@ impl InstanceSource {
     }
 
     /// An empty instance: `{"type":"none"}`.
+    ///
+    /// ```
+    /// use lxd_proto::{InstanceSource, InstanceType, InstancesPost};
+    ///
+    /// // An empty VM, to be booted from an ISO attached as a device.
+    /// let request = InstancesPost {
+    ///     name: "installer".into(),
+    ///     instance_type: Some(InstanceType::VirtualMachine),
+    ///     source: InstanceSource::none(),
+    ///     ..Default::default()
+    /// };
+    /// let body = serde_json::to_value(&request).unwrap();
+    /// assert_eq!(body["source"], serde_json::json!({"type": "none"}));
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_post)
     pub fn none() -> Self {
         Self::default()
     }
 
     /// A copy of `source` (an instance, or `instance/snapshot`) on the same server.
+    ///
+    /// ```
+    /// use lxd_proto::InstanceSource;
+    ///
+    /// // `lxc copy web/before-upgrade web-restored`
+    /// let source = InstanceSource::copy("web/before-upgrade");
+    /// assert_eq!(
+    ///     serde_json::to_string(&source).unwrap(),
+    ///     r#"{"type":"copy","source":"web/before-upgrade"}"#,
+    /// );
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_post)
     pub fn copy(source: impl Into<String>) -> Self {
         Self {
             source_type: InstanceSourceType::Copy,
@@ -372,6 +450,18 @@ impl InstanceSource {
     }
 
     /// The image comes from a remote server (`protocol`: `simplestreams` or `lxd`).
+    ///
+    /// ```
+    /// use lxd_proto::InstanceSource;
+    ///
+    /// // `lxc launch ubuntu:24.04 web`
+    /// let source = InstanceSource::image_alias("24.04")
+    ///     .from_server("https://cloud-images.ubuntu.com/releases", "simplestreams");
+    /// assert_eq!(source.protocol, "simplestreams");
+    /// assert_eq!(source.server, "https://cloud-images.ubuntu.com/releases");
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_post)
     pub fn from_server(mut self, server: impl Into<String>, protocol: impl Into<String>) -> Self {
         self.server = server.into();
         self.protocol = protocol.into();
@@ -448,6 +538,18 @@ fn no_timeout() -> i64 {
 
 impl InstanceStatePut {
     /// `action` with the defaults (no timeout, not forced, not stateful).
+    ///
+    /// ```
+    /// use lxd_proto::{InstanceAction, InstanceStatePut};
+    ///
+    /// // The action chosen at run time, e.g. from a command line argument.
+    /// let action = InstanceAction::from("restart");
+    /// let request = InstanceStatePut::new(action);
+    /// assert_eq!(request, InstanceStatePut::restart());
+    /// assert_eq!(request.timeout, -1);
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_state_put)
     pub fn new(action: InstanceAction) -> Self {
         Self {
             action,
@@ -458,43 +560,130 @@ impl InstanceStatePut {
     }
 
     /// Start.
+    ///
+    /// ```
+    /// use lxd_proto::InstanceStatePut;
+    ///
+    /// assert_eq!(
+    ///     serde_json::to_string(&InstanceStatePut::start()).unwrap(),
+    ///     r#"{"action":"start","timeout":-1,"force":false,"stateful":false}"#,
+    /// );
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_state_put)
     pub fn start() -> Self {
         Self::new(InstanceAction::Start)
     }
 
     /// Clean stop (shutdown), waiting without limit unless [`with_timeout`](Self::with_timeout).
+    ///
+    /// ```
+    /// use lxd_proto::{InstanceAction, InstanceStatePut};
+    ///
+    /// // Give the instance a minute to shut down cleanly.
+    /// let request = InstanceStatePut::stop().with_timeout(60);
+    /// assert_eq!(request.action, InstanceAction::Stop);
+    /// assert!(!request.force);
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_state_put)
     pub fn stop() -> Self {
         Self::new(InstanceAction::Stop)
     }
 
     /// Restart.
+    ///
+    /// ```
+    /// use lxd_proto::{InstanceAction, InstanceStatePut};
+    ///
+    /// // Reboot a hung instance without waiting for a clean shutdown.
+    /// let request = InstanceStatePut::restart().with_force(true);
+    /// assert_eq!(request.action, InstanceAction::Restart);
+    /// assert!(request.force);
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_state_put)
     pub fn restart() -> Self {
         Self::new(InstanceAction::Restart)
     }
 
     /// Freeze.
+    ///
+    /// ```
+    /// use lxd_proto::InstanceStatePut;
+    ///
+    /// // Pause the instance's processes, e.g. while backing up its volume.
+    /// let body = serde_json::to_value(InstanceStatePut::freeze()).unwrap();
+    /// assert_eq!(body["action"], "freeze");
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_state_put)
     pub fn freeze() -> Self {
         Self::new(InstanceAction::Freeze)
     }
 
     /// Unfreeze.
+    ///
+    /// ```
+    /// use lxd_proto::InstanceStatePut;
+    ///
+    /// let body = serde_json::to_value(InstanceStatePut::unfreeze()).unwrap();
+    /// assert_eq!(body["action"], "unfreeze");
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_state_put)
     pub fn unfreeze() -> Self {
         Self::new(InstanceAction::Unfreeze)
     }
 
     /// Sets the timeout in seconds (-1: no limit).
+    ///
+    /// ```
+    /// use lxd_proto::InstanceStatePut;
+    ///
+    /// let request = InstanceStatePut::restart().with_timeout(30);
+    /// assert_eq!(request.timeout, 30);
+    /// // Back to "wait as long as it takes".
+    /// assert_eq!(request.with_timeout(-1).timeout, -1);
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_state_put)
     pub fn with_timeout(mut self, seconds: i64) -> Self {
         self.timeout = seconds;
         self
     }
 
     /// Sets `force`.
+    ///
+    /// ```
+    /// use lxd_proto::InstanceStatePut;
+    ///
+    /// // `lxc stop --force web`
+    /// let request = InstanceStatePut::stop().with_force(true);
+    /// assert_eq!(
+    ///     serde_json::to_string(&request).unwrap(),
+    ///     r#"{"action":"stop","timeout":-1,"force":true,"stateful":false}"#,
+    /// );
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_state_put)
     pub fn with_force(mut self, force: bool) -> Self {
         self.force = force;
         self
     }
 
     /// Sets `stateful`.
+    ///
+    /// ```
+    /// use lxd_proto::InstanceStatePut;
+    ///
+    /// // `lxc stop --stateful web`: save the memory state to resume from on next start.
+    /// let request = InstanceStatePut::stop().with_stateful(true);
+    /// assert!(request.stateful);
+    /// assert_eq!(InstanceStatePut::start().with_stateful(true).action.as_str(), "start");
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_state_put)
     pub fn with_stateful(mut self, stateful: bool) -> Self {
         self.stateful = stateful;
         self
@@ -545,6 +734,22 @@ pub struct InstanceState {
 
 impl InstanceState {
     /// All addresses of all interfaces, as (interface name, address).
+    ///
+    /// ```
+    /// use lxd_proto::InstanceState;
+    ///
+    /// let state: InstanceState = serde_json::from_str(r#"{"status_code": 103, "network": {
+    ///     "lo": {"addresses": [{"family": "inet", "address": "127.0.0.1", "scope": "local"}]},
+    ///     "eth0": {"addresses": [{"family": "inet", "address": "10.0.0.5", "scope": "global"},
+    ///         {"family": "inet6", "address": "fd42::5", "scope": "global"}]}}}"#).unwrap();
+    /// // The first global IPv4 address, to connect to the instance.
+    /// let ipv4 = state.addresses()
+    ///     .find(|(_, a)| a.family == "inet" && a.scope == "global")
+    ///     .map(|(_, a)| a.address.as_str());
+    /// assert_eq!(ipv4, Some("10.0.0.5"));
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_state_get)
     pub fn addresses(&self) -> impl Iterator<Item = (&str, &InstanceStateNetworkAddress)> {
         self.network.iter().flatten().flat_map(|(name, nic)| {
             nic.addresses

@@ -70,6 +70,21 @@ pub struct InstanceSnapshot {
 
 impl InstanceSnapshot {
     /// Whether the snapshot has an expiry date.
+    ///
+    /// ```
+    /// use lxd_proto::InstanceSnapshot;
+    ///
+    /// let manual: InstanceSnapshot = serde_json::from_str(
+    ///     r#"{"name": "snap0", "expires_at": "0001-01-01T00:00:00Z"}"#,
+    /// ).unwrap();
+    /// assert!(!manual.expires());
+    ///
+    /// // Taken by `snapshots.schedule` with `snapshots.expiry: 7d`.
+    /// let scheduled: InstanceSnapshot = serde_json::from_str(
+    ///     r#"{"name": "snap1", "expires_at": "2026-12-04T07:00:00Z"}"#,
+    /// ).unwrap();
+    /// assert!(scheduled.expires());
+    /// ```
     pub fn expires(&self) -> bool {
         !self.expires_at.is_empty() && self.expires_at != ZERO_TIME
     }
@@ -78,6 +93,22 @@ impl InstanceSnapshot {
     ///
     /// Unknown fields are carried over (as for [`Instance::writable`](crate::Instance::writable))
     /// so a writable field added by a newer server is sent back rather than reset.
+    ///
+    /// ```
+    /// use lxd_proto::{InstanceSnapshot, ZERO_TIME};
+    ///
+    /// let snapshot: InstanceSnapshot = serde_json::from_str(r#"{"name": "snap1",
+    ///     "stateful": false, "expires_at": "2026-12-04T07:00:00Z"}"#).unwrap();
+    /// // Keep the snapshot forever.
+    /// let mut put = snapshot.writable();
+    /// put.expires_at = ZERO_TIME.into();
+    /// assert_eq!(
+    ///     serde_json::to_string(&put).unwrap(),
+    ///     r#"{"expires_at":"0001-01-01T00:00:00Z"}"#,
+    /// );
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_snapshot_put)
     pub fn writable(&self) -> InstanceSnapshotPut {
         InstanceSnapshotPut {
             expires_at: self.expires_at.clone(),

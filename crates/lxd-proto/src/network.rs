@@ -94,6 +94,21 @@ impl Network {
     ///
     /// Unknown fields are carried over so a writable field added by a newer server is not
     /// reset; LXD ignores read-only ones.
+    ///
+    /// ```
+    /// use lxd_proto::Network;
+    ///
+    /// let network: Network = serde_json::from_str(r#"{"name": "lxdbr0", "type": "bridge",
+    ///     "managed": true, "status": "Created",
+    ///     "config": {"ipv4.address": "10.0.0.1/24", "ipv6.address": "fd42::1/64"}}"#).unwrap();
+    /// // Turn IPv6 off on the bridge.
+    /// let mut put = network.writable();
+    /// put.config.insert("ipv6.address".into(), "none".into());
+    /// assert_eq!(put.config["ipv4.address"], "10.0.0.1/24");
+    /// assert!(serde_json::to_value(&put).unwrap().get("type").is_none());
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/networks/network_put)
     pub fn writable(&self) -> NetworkPut {
         NetworkPut {
             config: self.config.clone(),

@@ -127,6 +127,21 @@ impl NetworkAcl {
     ///
     /// Unknown fields are carried over so a writable field added by a newer server is not
     /// reset; LXD ignores read-only ones.
+    ///
+    /// ```
+    /// use lxd_proto::{NetworkAcl, NetworkAclRule};
+    ///
+    /// let acl: NetworkAcl = serde_json::from_str(r#"{"name": "web", "egress": [],
+    ///     "ingress": [{"action": "allow", "protocol": "tcp", "destination_port": "80",
+    ///                  "state": "enabled"}], "used_by": ["/1.0/instances/web1"]}"#).unwrap();
+    /// // Also let HTTPS in.
+    /// let mut put = acl.writable();
+    /// let https = NetworkAclRule { destination_port: "443".into(), ..put.ingress[0].clone() };
+    /// put.ingress.push(https);
+    /// assert_eq!(put.ingress[1].protocol, "tcp");
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/network-acls/network_acl_put)
     pub fn writable(&self) -> NetworkAclPut {
         NetworkAclPut {
             description: self.description.clone(),

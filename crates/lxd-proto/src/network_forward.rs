@@ -64,6 +64,20 @@ impl NetworkForward {
     ///
     /// Unknown fields are carried over so a writable field added by a newer server is not
     /// reset; LXD ignores read-only ones.
+    ///
+    /// ```
+    /// use lxd_proto::{NetworkForward, NetworkForwardPort};
+    ///
+    /// let forward: NetworkForward = serde_json::from_str(r#"{"listen_address": "192.0.2.1",
+    ///     "config": {}, "ports": [], "location": "none"}"#).unwrap();
+    /// // Forward SSH on the listen address to an instance.
+    /// let mut put = forward.writable();
+    /// put.ports.push(NetworkForwardPort { protocol: "tcp".into(), listen_port: "2222".into(),
+    ///     target_port: "22".into(), target_address: "10.0.0.5".into(), ..Default::default() });
+    /// assert!(serde_json::to_value(&put).unwrap().get("listen_address").is_none());
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/network-forwards/network_forward_put)
     pub fn writable(&self) -> NetworkForwardPut {
         NetworkForwardPut {
             description: self.description.clone(),

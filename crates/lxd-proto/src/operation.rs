@@ -117,21 +117,67 @@ pub struct OperationProgress {
 
 impl Operation {
     /// Whether the operation has finished (Success, Failure or Cancelled).
+    ///
+    /// ```
+    /// use lxd_proto::Operation;
+    ///
+    /// // What `GET /1.0/operations/<id>/wait` returns once the operation has failed.
+    /// let op: Operation = serde_json::from_str(r#"{"id": "7c1e", "class": "task",
+    ///     "status": "Failure", "status_code": 400, "err": "Failed to start"}"#).unwrap();
+    /// assert!(op.is_final());
+    /// assert!(!op.is_success());
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_wait_get)
     pub fn is_final(&self) -> bool {
         self.status_code.is_final()
     }
 
     /// Whether the operation finished successfully.
+    ///
+    /// ```
+    /// use lxd_proto::Operation;
+    ///
+    /// let op: Operation = serde_json::from_str(
+    ///     r#"{"id": "7c1e", "status": "Success", "status_code": 200, "err": ""}"#,
+    /// ).unwrap();
+    /// assert!(op.is_success() && op.is_final());
+    /// assert!(op.err.is_empty());
+    /// ```
     pub fn is_success(&self) -> bool {
         self.status_code.is_success()
     }
 
     /// The metadata as a JSON object, if it is one.
+    ///
+    /// ```
+    /// use lxd_proto::Operation;
+    ///
+    /// // A finished exec operation: the command's exit code is in `metadata.return`.
+    /// let op: Operation = serde_json::from_str(r#"{"class": "websocket", "status_code": 200,
+    ///     "metadata": {"return": 2, "fds": {}}}"#).unwrap();
+    /// let metadata = op.metadata_object().unwrap();
+    /// assert_eq!(metadata["return"], 2);
+    ///
+    /// let no_metadata: Operation = serde_json::from_str(r#"{"metadata": null}"#).unwrap();
+    /// assert!(no_metadata.metadata_object().is_none());
+    /// ```
     pub fn metadata_object(&self) -> Option<&Map<String, Value>> {
         self.metadata.as_ref()?.as_object()
     }
 
     /// The URLs listed under `kind` in `resources` (e.g. `"instances"`), empty if none.
+    ///
+    /// ```
+    /// use lxd_proto::Operation;
+    ///
+    /// let op: Operation = serde_json::from_str(r#"{"description": "Creating snapshot",
+    ///     "resources": {"instances": ["/1.0/instances/c1"],
+    ///                   "instances_snapshots": ["/1.0/instances/c1/snapshots/snap0"]}}"#)
+    ///     .unwrap();
+    /// assert_eq!(op.resources_of("instances_snapshots"), ["/1.0/instances/c1/snapshots/snap0"]);
+    /// assert!(op.resources_of("images").is_empty());
+    /// ```
     pub fn resources_of(&self, kind: &str) -> &[String] {
         self.resources
             .as_ref()
@@ -141,6 +187,24 @@ impl Operation {
 
     /// The websocket secrets of a websocket operation (`metadata.fds`): channel name
     /// (`"0"`, `"1"`, `"2"`, `"control"`) to secret.
+    ///
+    /// Each secret opens one channel with
+    /// `GET /1.0/operations/<id>/websocket?secret=<secret>`.
+    ///
+    /// ```
+    /// use lxd_proto::{Operation, OperationClass};
+    ///
+    /// // The operation returned by a non-interactive `POST /1.0/instances/c1/exec`.
+    /// let op: Operation = serde_json::from_str(r#"{"class": "websocket", "status_code": 103,
+    ///     "metadata": {"command": ["ls"], "fds": {"0": "a1", "1": "b2", "2": "c3",
+    ///                                             "control": "d4"}}}"#).unwrap();
+    /// assert_eq!(op.class, OperationClass::Websocket);
+    /// let secrets = op.websocket_secrets().unwrap();
+    /// assert_eq!(secrets["control"], "d4");
+    /// assert_eq!(secrets.len(), 4);
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_websocket_get)
     pub fn websocket_secrets(&self) -> Option<BTreeMap<String, String>> {
         let fds = self.metadata_object()?.get("fds")?.as_object()?;
         Some(
@@ -162,6 +226,20 @@ impl Operation {
     ///   whose percent is parsed from the text.
     ///
     /// `None` when there is no progress information (or only an empty text).
+    ///
+    /// ```
+    /// use lxd_proto::Operation;
+    ///
+    /// // An image download reporting only a text.
+    /// let op: Operation = serde_json::from_str(r#"{"status_code": 103,
+    ///     "metadata": {"download_progress": "rootfs: 45% (1.2MB/s)"}}"#).unwrap();
+    /// let progress = op.progress().unwrap();
+    /// assert_eq!(progress.stage, "download");
+    /// assert_eq!(progress.percent, Some(45));
+    ///
+    /// let quiet: Operation = serde_json::from_str(r#"{"metadata": {}}"#).unwrap();
+    /// assert!(quiet.progress().is_none());
+    /// ```
     pub fn progress(&self) -> Option<OperationProgress> {
         let metadata = self.metadata_object()?;
 

@@ -45,6 +45,21 @@ impl Profile {
     ///
     /// Unknown fields are carried over so a writable field added by a newer server is not
     /// reset; LXD ignores read-only ones.
+    ///
+    /// ```
+    /// use lxd_proto::Profile;
+    ///
+    /// let profile: Profile = serde_json::from_str(r#"{"name": "web", "config": {},
+    ///     "devices": {"eth0": {"type": "nic", "network": "lxdbr0", "name": "eth0"}},
+    ///     "used_by": ["/1.0/instances/web1"]}"#).unwrap();
+    /// let mut put = profile.writable();
+    /// put.devices.remove("eth0");
+    /// put.config.insert("security.nesting".into(), "true".into());
+    /// assert!(put.devices.is_empty());
+    /// assert!(serde_json::to_value(&put).unwrap().get("used_by").is_none());
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/profiles/profile_put)
     pub fn writable(&self) -> ProfilePut {
         ProfilePut {
             config: self.config.clone(),

@@ -39,6 +39,21 @@ impl Project {
     ///
     /// Unknown fields are carried over so a writable field added by a newer server is not
     /// reset; LXD ignores read-only ones.
+    ///
+    /// ```
+    /// use lxd_proto::Project;
+    ///
+    /// let project: Project = serde_json::from_str(r#"{"name": "ci", "description": "CI jobs",
+    ///     "config": {"limits.instances": "10"}, "used_by": []}"#).unwrap();
+    /// let mut put = project.writable();
+    /// put.config.insert("limits.instances".into(), "20".into());
+    /// assert_eq!(put.description, "CI jobs");
+    /// // The name and `used_by` are not part of the PUT body.
+    /// let body = serde_json::to_value(&put).unwrap();
+    /// assert!(body.get("name").is_none() && body.get("used_by").is_none());
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/projects/project_put)
     pub fn writable(&self) -> ProjectPut {
         ProjectPut {
             config: self.config.clone(),
@@ -143,6 +158,19 @@ pub struct ProjectStateResource {
 
 impl ProjectStateResource {
     /// Whether there is no limit.
+    ///
+    /// ```
+    /// use lxd_proto::ProjectState;
+    ///
+    /// let state: ProjectState = serde_json::from_str(r#"{"resources": {
+    ///     "memory": {"Limit": -1, "Usage": 536870912},
+    ///     "instances": {"Limit": 5, "Usage": 5}}}"#).unwrap();
+    /// assert!(state.resources["memory"].is_unlimited());
+    /// let instances = &state.resources["instances"];
+    /// assert!(!instances.is_unlimited() && instances.usage >= instances.limit);
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/projects/project_state_get)
     pub fn is_unlimited(&self) -> bool {
         self.limit < 0
     }

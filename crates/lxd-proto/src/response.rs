@@ -73,26 +73,82 @@ pub struct Response {
 
 impl Response {
     /// Whether this is an error reply.
+    ///
+    /// ```
+    /// use lxd_proto::Response;
+    ///
+    /// let reply: Response = serde_json::from_str(r#"{"type":"error","status":"",
+    ///     "status_code":0,"operation":"","error_code":403,"error":"not authorized",
+    ///     "metadata":null}"#).unwrap();
+    /// assert!(reply.is_error());
+    /// assert_eq!(reply.error_code, 403);
+    /// ```
     pub fn is_error(&self) -> bool {
         self.response_type == ResponseType::Error
     }
 
     /// Whether this is an async reply (its metadata is an operation).
+    ///
+    /// ```
+    /// use lxd_proto::{Operation, Response};
+    ///
+    /// // The reply to `PUT /1.0/instances/c1/state` (start).
+    /// let reply: Response = serde_json::from_str(r#"{"type":"async",
+    ///     "status":"Operation created","status_code":100,
+    ///     "operation":"/1.0/operations/5f3d","metadata":{"id":"5f3d","status_code":103}}"#)
+    ///     .unwrap();
+    /// assert!(reply.is_async());
+    /// let operation: Operation = reply.metadata_as().unwrap();
+    /// assert_eq!(operation.id, "5f3d");
+    /// ```
     pub fn is_async(&self) -> bool {
         self.response_type == ResponseType::Async
     }
 
     /// Decodes `metadata` into `T` without consuming the envelope.
+    ///
+    /// ```
+    /// use lxd_proto::{Profile, Response};
+    ///
+    /// let reply: Response = serde_json::from_str(r#"{"type":"sync","status":"Success",
+    ///     "status_code":200,"metadata":{"name":"default","config":{"limits.cpu":"2"}}}"#)
+    ///     .unwrap();
+    /// let profile: Profile = reply.metadata_as().unwrap();
+    /// assert_eq!(profile.config["limits.cpu"], "2");
+    /// // The envelope is still there, e.g. to decode the metadata another way.
+    /// assert!(reply.metadata_as::<Vec<String>>().is_err());
+    /// ```
     pub fn metadata_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         T::deserialize(&self.metadata)
     }
 
     /// Consumes the envelope and decodes `metadata` into `T`.
+    ///
+    /// ```
+    /// use lxd_proto::Response;
+    ///
+    /// // The reply to `GET /1.0/instances`.
+    /// let reply: Response = serde_json::from_str(r#"{"type":"sync","status":"Success",
+    ///     "status_code":200,"metadata":["/1.0/instances/c1","/1.0/instances/web"]}"#)
+    ///     .unwrap();
+    /// let urls: Vec<String> = reply.into_metadata().unwrap();
+    /// assert_eq!(urls, ["/1.0/instances/c1", "/1.0/instances/web"]);
+    /// ```
     pub fn into_metadata<T: DeserializeOwned>(self) -> Result<T, serde_json::Error> {
         serde_json::from_value(self.metadata)
     }
 
     /// The operation id of an async reply (last segment of `operation`).
+    ///
+    /// ```
+    /// use lxd_proto::Response;
+    ///
+    /// let reply: Response = serde_json::from_str(r#"{"type":"async",
+    ///     "operation":"/1.0/operations/b8a3d6b4-5e5f?project=ci"}"#).unwrap();
+    /// assert_eq!(reply.operation_id().as_deref(), Some("b8a3d6b4-5e5f"));
+    /// // A sync reply has no operation.
+    /// assert_eq!(Response::default().operation_id(), None);
+    /// ```
     pub fn operation_id(&self) -> Option<String> {
         last_path_segment(&self.operation)
     }

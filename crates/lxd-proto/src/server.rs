@@ -83,11 +83,34 @@ pub struct Server {
 
 impl Server {
     /// Whether the client is trusted (`auth == "trusted"`).
+    ///
+    /// ```
+    /// use lxd_proto::Server;
+    ///
+    /// let server: Server = serde_json::from_str(r#"{"auth": "trusted",
+    ///     "environment": {"server_name": "lxd01", "server_version": "5.0.2"}}"#).unwrap();
+    /// assert!(server.is_trusted());
+    /// assert_eq!(server.environment.server_version, "5.0.2");
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/server_get)
     pub fn is_trusted(&self) -> bool {
         self.auth == "trusted"
     }
 
     /// Whether the server supports the API extension `name` (e.g. `"instances"`).
+    ///
+    /// Check it before using a feature older servers lack.
+    ///
+    /// ```
+    /// use lxd_proto::Server;
+    ///
+    /// let server: Server = serde_json::from_str(
+    ///     r#"{"api_extensions": ["instances", "project_usage"]}"#,
+    /// ).unwrap();
+    /// assert!(server.has_api_extension("project_usage"));
+    /// assert!(!server.has_api_extension("instance_bulk_state_change"));
+    /// ```
     pub fn has_api_extension(&self, name: &str) -> bool {
         self.api_extensions
             .iter()
@@ -98,6 +121,19 @@ impl Server {
     ///
     /// Unknown fields are carried over, so a writable field added by a newer server is sent
     /// back unchanged rather than reset; LXD ignores read-only fields in a PUT body.
+    ///
+    /// ```
+    /// use lxd_proto::Server;
+    ///
+    /// let server: Server = serde_json::from_str(r#"{"auth": "trusted", "api_version": "1.0",
+    ///     "config": {"core.https_address": ":8443"}}"#).unwrap();
+    /// let mut put = server.to_put();
+    /// put.config.insert("images.auto_update_interval".into(), "0".into());
+    /// assert_eq!(put.config["core.https_address"], ":8443");
+    /// assert_eq!(put.config.len(), 2);
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/server_put)
     pub fn to_put(&self) -> ServerPut {
         ServerPut {
             config: self.config.clone(),
@@ -170,6 +206,18 @@ pub struct ServerEnvironment {
 
 impl ServerEnvironment {
     /// Whether nothing is set (the untrusted view of the server has no environment).
+    ///
+    /// ```
+    /// use lxd_proto::Server;
+    ///
+    /// let untrusted: Server = serde_json::from_str(r#"{"auth": "untrusted"}"#).unwrap();
+    /// assert!(untrusted.environment.is_empty());
+    ///
+    /// let trusted: Server = serde_json::from_str(
+    ///     r#"{"auth": "trusted", "environment": {"server_name": "lxd01"}}"#,
+    /// ).unwrap();
+    /// assert!(!trusted.environment.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }

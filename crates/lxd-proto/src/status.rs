@@ -60,31 +60,79 @@ impl StatusCode {
     pub const CANCELLED: Self = Self(401);
 
     /// The numeric value.
+    ///
+    /// ```
+    /// use lxd_proto::StatusCode;
+    ///
+    /// assert_eq!(StatusCode::RUNNING.as_u16(), 103);
+    /// assert_eq!(StatusCode(0).as_u16(), 0); // the status code of an error envelope
+    /// ```
     pub const fn as_u16(self) -> u16 {
         self.0
     }
 
     /// Whether an operation with this status is finished: Success, Failure or Cancelled.
+    ///
+    /// A client polling `GET /1.0/operations/<id>` stops once this is true.
+    ///
+    /// ```
+    /// use lxd_proto::StatusCode;
+    ///
+    /// assert!(StatusCode::SUCCESS.is_final());
+    /// assert!(StatusCode::CANCELLED.is_final());
+    /// assert!(!StatusCode::RUNNING.is_final());
+    /// assert!(!StatusCode::CANCELLING.is_final()); // not yet
+    /// ```
     pub const fn is_final(self) -> bool {
         matches!(self.0, 200 | 400 | 401)
     }
 
     /// Whether this is Success (200).
+    ///
+    /// ```
+    /// use lxd_proto::StatusCode;
+    ///
+    /// let code: StatusCode = serde_json::from_str("200").unwrap();
+    /// assert!(code.is_success());
+    /// assert!(!StatusCode::FAILURE.is_success());
+    /// ```
     pub const fn is_success(self) -> bool {
         self.0 == 200
     }
 
     /// Whether this is Failure (400).
+    ///
+    /// ```
+    /// use lxd_proto::StatusCode;
+    ///
+    /// assert!(StatusCode(400).is_failure());
+    /// assert!(!StatusCode::CANCELLED.is_failure()); // cancelled is not a failure
+    /// ```
     pub const fn is_failure(self) -> bool {
         self.0 == 400
     }
 
     /// Whether this is Cancelled (401).
+    ///
+    /// ```
+    /// use lxd_proto::StatusCode;
+    ///
+    /// assert!(StatusCode(401).is_cancelled());
+    /// assert!(!StatusCode::CANCELLING.is_cancelled()); // 104: still in progress
+    /// ```
     pub const fn is_cancelled(self) -> bool {
         self.0 == 401
     }
 
     /// LXD's own text for the code ("Success", "Running", ...), `None` for unknown codes.
+    ///
+    /// ```
+    /// use lxd_proto::StatusCode;
+    ///
+    /// assert_eq!(StatusCode::FROZEN.name(), Some("Frozen"));
+    /// assert_eq!(StatusCode(100).name(), Some("Operation created"));
+    /// assert_eq!(StatusCode(999).name(), None);
+    /// ```
     pub const fn name(self) -> Option<&'static str> {
         Some(match self.0 {
             100 => "Operation created",

@@ -64,6 +64,21 @@ impl StoragePool {
     ///
     /// Unknown fields are carried over so a writable field added by a newer server is not
     /// reset; LXD ignores read-only ones.
+    ///
+    /// ```
+    /// use lxd_proto::StoragePool;
+    ///
+    /// let pool: StoragePool = serde_json::from_str(r#"{"name": "fast", "driver": "zfs",
+    ///     "config": {"source": "tank/lxd", "volume.size": "10GiB"},
+    ///     "status": "Created", "used_by": []}"#).unwrap();
+    /// // Give new volumes of the pool a bigger default size.
+    /// let mut put = pool.writable();
+    /// put.config.insert("volume.size".into(), "20GiB".into());
+    /// assert_eq!(put.config["source"], "tank/lxd");
+    /// assert!(serde_json::to_value(&put).unwrap().get("driver").is_none());
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/storage/storage_pool_put)
     pub fn writable(&self) -> StoragePoolPut {
         StoragePoolPut {
             config: self.config.clone(),

@@ -82,6 +82,23 @@ impl StorageVolume {
     ///
     /// Unknown fields are carried over so a writable field added by a newer server is not
     /// reset; LXD ignores read-only ones.
+    ///
+    /// ```
+    /// use lxd_proto::StorageVolume;
+    ///
+    /// let volume: StorageVolume = serde_json::from_str(r#"{"name": "data", "type": "custom",
+    ///     "config": {"size": "10GiB"}, "content_type": "filesystem"}"#).unwrap();
+    /// // Grow the volume.
+    /// let mut put = volume.writable();
+    /// put.config.insert("size".into(), "50GiB".into());
+    /// assert_eq!(put.restore, None);
+    /// assert_eq!(
+    ///     serde_json::to_string(&put).unwrap(),
+    ///     r#"{"config":{"size":"50GiB"},"description":""}"#,
+    /// );
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/storage/storage_pool_volume_type_put)
     pub fn writable(&self) -> StorageVolumePut {
         StorageVolumePut {
             config: self.config.clone(),
@@ -203,6 +220,22 @@ pub struct StorageVolumeSource {
 
 impl StorageVolumeSource {
     /// A copy of the custom volume `name` of `pool` (same server).
+    ///
+    /// ```
+    /// use lxd_proto::{StorageVolumeSource, StorageVolumesPost};
+    ///
+    /// // `lxc storage volume copy default/data fast/data-copy`, sent to the `fast` pool.
+    /// let request = StorageVolumesPost {
+    ///     name: "data-copy".into(),
+    ///     source: Some(StorageVolumeSource::copy("default", "data")),
+    ///     ..Default::default()
+    /// };
+    /// let body = serde_json::to_value(&request).unwrap();
+    /// assert_eq!(body["source"], serde_json::json!({"name": "data", "type": "copy",
+    ///                                               "pool": "default"}));
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/storage/storage_pool_volumes_type_post)
     pub fn copy(pool: &str, name: &str) -> StorageVolumeSource {
         StorageVolumeSource {
             name: name.to_string(),
@@ -378,6 +411,19 @@ pub struct StorageVolumeSnapshot {
 
 impl StorageVolumeSnapshot {
     /// Whether the snapshot has an expiry (not unset, not Go's zero time).
+    ///
+    /// ```
+    /// use lxd_proto::StorageVolumeSnapshot;
+    ///
+    /// let snapshot: StorageVolumeSnapshot = serde_json::from_str(
+    ///     r#"{"name": "nightly-3", "expires_at": "2026-12-27T03:00:00Z"}"#,
+    /// ).unwrap();
+    /// assert!(snapshot.expires());
+    ///
+    /// let kept: StorageVolumeSnapshot =
+    ///     serde_json::from_str(r#"{"name": "golden", "expires_at": null}"#).unwrap();
+    /// assert!(!kept.expires());
+    /// ```
     pub fn expires(&self) -> bool {
         self.expires_at
             .as_deref()
@@ -385,6 +431,21 @@ impl StorageVolumeSnapshot {
     }
 
     /// The writable part, for `PUT .../snapshots/<snapshot>`.
+    ///
+    /// ```
+    /// use lxd_proto::StorageVolumeSnapshot;
+    ///
+    /// let snapshot: StorageVolumeSnapshot = serde_json::from_str(
+    ///     r#"{"name": "snap0", "description": "", "expires_at": "0001-01-01T00:00:00Z"}"#,
+    /// ).unwrap();
+    /// // Describe the snapshot and let LXD delete it at the end of the year.
+    /// let mut put = snapshot.writable();
+    /// put.description = "before the schema migration".into();
+    /// put.expires_at = Some("2026-12-31T23:59:59Z".into());
+    /// assert!(serde_json::to_value(&put).unwrap().get("name").is_none());
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/storage/storage_pool_volumes_type_snapshot_put)
     pub fn writable(&self) -> StorageVolumeSnapshotPut {
         StorageVolumeSnapshotPut {
             description: self.description.clone(),

@@ -39,6 +39,23 @@ macro_rules! string_enum {
 
         impl $name {
             /// The wire string of this value.
+            ///
+            /// A known variant gives its LXD spelling; an unknown value gives back the string
+            /// it was read from.
+            ///
+            /// ```
+            #[doc = concat!("use lxd_proto::", stringify!($name), ";")]
+            ///
+            #[doc = concat!(
+                "let known = ", stringify!($name), "::from(\"",
+                string_enum!(@first_text $($text),*), "\");"
+            )]
+            #[doc = concat!(
+                "assert_eq!(known.as_str(), \"", string_enum!(@first_text $($text),*), "\");"
+            )]
+            #[doc = concat!("let newer = ", stringify!($name), "::from(\"from-a-newer-lxd\");")]
+            /// assert_eq!(newer.as_str(), "from-a-newer-lxd");
+            /// ```
             pub fn as_str(&self) -> &str {
                 match self {
                     $( Self::$variant => $text, )*
@@ -47,6 +64,18 @@ macro_rules! string_enum {
             }
 
             /// Whether this is one of the known variants (not `Other`).
+            ///
+            /// ```
+            #[doc = concat!("use lxd_proto::", stringify!($name), ";")]
+            ///
+            #[doc = concat!(
+                "assert!(", stringify!($name), "::from(\"",
+                string_enum!(@first_text $($text),*), "\").is_known());"
+            )]
+            #[doc = concat!(
+                "assert!(!", stringify!($name), "::from(\"from-a-newer-lxd\").is_known());"
+            )]
+            /// ```
             pub fn is_known(&self) -> bool {
                 !matches!(self, Self::Other(_))
             }
@@ -120,6 +149,9 @@ macro_rules! string_enum {
             }
         }
     };
+
+    // The wire string of the first variant, for the generated doc examples.
+    (@first_text $first:literal $(, $rest:literal)*) => { $first };
 
     (@default) => { Self::Other(String::new()) };
     (@default $default:ident) => { Self::$default };

@@ -96,6 +96,20 @@ pub struct WarningPut {
 
 impl WarningPut {
     /// A change to `status`.
+    ///
+    /// ```
+    /// use lxd_proto::{Warning, WarningPut, WarningStatus};
+    ///
+    /// let warning: Warning = serde_json::from_str(
+    ///     r#"{"uuid": "55d76e3b", "status": "acknowledged", "severity": "low"}"#,
+    /// ).unwrap();
+    /// // Bring an acknowledged warning back to attention.
+    /// let put = WarningPut::new(WarningStatus::New);
+    /// assert_ne!(put.status, warning.status);
+    /// assert_eq!(serde_json::to_string(&put).unwrap(), r#"{"status":"new"}"#);
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/warnings/warning_put)
     pub fn new(status: WarningStatus) -> WarningPut {
         WarningPut {
             status,
