@@ -89,10 +89,7 @@ pub(crate) fn put(inner: &Arc<Inner>, req: &Req) -> ApiResult {
         .get("enabled")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let address = body
-        .get("cluster_address")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let address = super::text(&body, "cluster_address");
     if !enabled {
         return Err(ApiError::not_implemented(
             "lxd-testkit does not implement disabling clustering",
@@ -103,11 +100,7 @@ pub(crate) fn put(inner: &Arc<Inner>, req: &Req) -> ApiResult {
             "lxd-testkit does not implement joining a cluster",
         ));
     }
-    let server_name = body
-        .get("server_name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let server_name = super::text(&body, "server_name").to_string();
     if inner.state().clustered {
         return Err(ApiError::bad_request("This server is already clustered"));
     }
@@ -215,11 +208,7 @@ pub(crate) fn member_state(inner: &Arc<Inner>, name: &str) -> ApiResult {
 /// `POST /1.0/cluster/members`: a join token for a new member (a token operation).
 pub(crate) fn member_token(inner: &Arc<Inner>, req: &Req) -> ApiResult {
     let body = req.json_object()?;
-    let server_name = body
-        .get("server_name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let server_name = super::text(&body, "server_name").to_string();
     let addresses: Vec<String> = {
         let state = inner.state();
         if !state.clustered {
@@ -284,11 +273,7 @@ pub(crate) fn member_update(inner: &Arc<Inner>, req: &Req, name: &str, patch: bo
         crate::api::check_etag(req, &etag(member))?;
         let set = |key: &str| !patch || body.contains_key(key);
         if set("description") {
-            member.description = body
-                .get("description")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
+            member.description = super::text(&body, "description").to_string();
         }
         if set("roles") {
             member.roles = crate::state::strings_from_json(body.get("roles"))
@@ -329,11 +314,7 @@ pub(crate) fn member_update(inner: &Arc<Inner>, req: &Req, name: &str, patch: bo
 /// `POST /1.0/cluster/members/<name>`: rename.
 pub(crate) fn member_rename(inner: &Arc<Inner>, req: &Req, name: &str) -> ApiResult {
     let body = req.json_object()?;
-    let new_name = body
-        .get("server_name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let new_name = super::text(&body, "server_name").to_string();
     util::validate_hostname(&new_name).map_err(ApiError::bad_request)?;
     let location = {
         let mut state = inner.state();

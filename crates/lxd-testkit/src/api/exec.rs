@@ -130,11 +130,7 @@ fn parse_request(req: &Req) -> Result<ExecRequest, ApiError> {
         height: number("height"),
         user: number("user"),
         group: number("group"),
-        cwd: body
-            .get("cwd")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
+        cwd: super::text(&body, "cwd").to_string(),
     })
 }
 

@@ -556,11 +556,7 @@ fn publish_source(
     Ok(NewImage {
         data,
         rootfs_data: None,
-        filename: body
-            .get("filename")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
+        filename: super::text(body, "filename").to_string(),
         properties,
         public: body.get("public").and_then(Value::as_bool).unwrap_or(false),
         kind: rec.kind.to_string(),
@@ -711,12 +707,7 @@ pub(crate) fn alias_get(inner: &Arc<Inner>, req: &Req, name: &str) -> ApiResult 
 /// `POST /1.0/images/aliases`.
 pub(crate) fn alias_create(inner: &Arc<Inner>, req: &Req) -> ApiResult {
     let body = req.json_object()?;
-    let text = |k: &str| {
-        body.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
+    let text = |k: &str| super::text(&body, k).to_string();
     let (name, target, description) = (text("name"), text("target"), text("description"));
     if name.is_empty() || target.is_empty() {
         return Err(ApiError::bad_request("name and target are required"));
@@ -764,10 +755,7 @@ pub(crate) fn alias_update(inner: &Arc<Inner>, req: &Req, name: &str, patch: boo
         let mut target = current.target.clone();
         let mut kind = current.kind.clone();
         if !patch || body.contains_key("target") {
-            let reference = body
-                .get("target")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            let reference = super::text(&body, "target");
             let image = state
                 .image_by_fingerprint(&current.project, reference)
                 .ok_or_else(not_found)?;
@@ -782,11 +770,7 @@ pub(crate) fn alias_update(inner: &Arc<Inner>, req: &Req, name: &str, patch: boo
         alias.target = target;
         alias.kind = kind;
         if !patch || body.contains_key("description") {
-            alias.description = body
-                .get("description")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
+            alias.description = super::text(&body, "description").to_string();
         }
         alias_url(&req.project(), name)
     };
@@ -803,11 +787,7 @@ pub(crate) fn alias_update(inner: &Arc<Inner>, req: &Req, name: &str, patch: boo
 /// `POST /1.0/images/aliases/<name>`: rename.
 pub(crate) fn alias_rename(inner: &Arc<Inner>, req: &Req, name: &str) -> ApiResult {
     let body = req.json_object()?;
-    let new_name = body
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let new_name = super::text(&body, "name").to_string();
     if new_name.is_empty() {
         return Err(ApiError::bad_request("name is required"));
     }

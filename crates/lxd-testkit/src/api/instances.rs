@@ -717,11 +717,7 @@ pub(crate) fn post(inner: &Arc<Inner>, req: &Req, name: &str) -> ApiResult {
             "lxd-testkit does not implement moving instances between pools or projects",
         ));
     }
-    let new_name = body
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let new_name = super::text(&body, "name").to_string();
     util::validate_instance_name(&new_name).map_err(ApiError::bad_request)?;
     let op = inner
         .ops

@@ -62,6 +62,14 @@ pub(crate) fn check_etag(req: &Req, current: &str) -> Result<(), ApiError> {
     )))
 }
 
+/// A string field of a request body. A missing or non-string field reads as "", as in LXD,
+/// which decodes bodies into Go structs (zero values).
+pub(crate) fn text<'a>(body: &'a serde_json::Map<String, serde_json::Value>, key: &str) -> &'a str {
+    body.get(key)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+}
+
 /// Dispatches a request.
 pub(crate) async fn handle(inner: &Arc<Inner>, req: Req) -> ApiResult {
     let path = req.path.as_str();

@@ -142,12 +142,7 @@ fn auto_addresses(config: &mut std::collections::BTreeMap<String, String>) {
 /// `POST /1.0/networks`.
 pub(crate) fn create(inner: &Arc<Inner>, req: &Req) -> ApiResult {
     let body = req.json_object()?;
-    let text = |k: &str| {
-        body.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
+    let text = |k: &str| super::text(&body, k).to_string();
     let name = text("name");
     let kind = match text("type") {
         t if t.is_empty() => "bridge".to_string(),
@@ -229,11 +224,7 @@ pub(crate) fn update(inner: &Arc<Inner>, req: &Req, name: &str, patch: bool) -> 
         }
         network.config = clean_config(std::mem::take(&mut network.config));
         if !patch || body.contains_key("description") {
-            network.description = body
-                .get("description")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
+            network.description = super::text(&body, "description").to_string();
         }
         url(&req.project(), name)
     };
@@ -250,11 +241,7 @@ pub(crate) fn update(inner: &Arc<Inner>, req: &Req, name: &str, patch: bool) -> 
 /// `POST /1.0/networks/<name>`: rename.
 pub(crate) fn rename(inner: &Arc<Inner>, req: &Req, name: &str) -> ApiResult {
     let body = req.json_object()?;
-    let new_name = body
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let new_name = super::text(&body, "name").to_string();
     util::validate_entity_name("Network", &new_name).map_err(ApiError::bad_request)?;
     let source = {
         let mut state = inner.state();

@@ -124,19 +124,11 @@ pub(crate) fn get(inner: &Arc<Inner>, req: &Req, name: &str) -> ApiResult {
 /// `POST /1.0/profiles`.
 pub(crate) fn create(inner: &Arc<Inner>, req: &Req) -> ApiResult {
     let body = req.json_object()?;
-    let name = body
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let name = super::text(&body, "name").to_string();
     validate_name(&name)?;
     let config = config_from_json(body.get("config")).map_err(ApiError::bad_request)?;
     let devices = devices_from_json(body.get("devices")).map_err(ApiError::bad_request)?;
-    let description = body
-        .get("description")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let description = super::text(&body, "description").to_string();
     let source = {
         let mut state = inner.state();
         let project = profiles_project(&state, req)?;
@@ -191,11 +183,7 @@ pub(crate) fn update(inner: &Arc<Inner>, req: &Req, name: &str, patch: bool) -> 
         }
         profile.config = clean_config(std::mem::take(&mut profile.config));
         if !patch || body.contains_key("description") {
-            profile.description = body
-                .get("description")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
+            profile.description = super::text(&body, "description").to_string();
         }
         url(&req.project(), name)
     };
@@ -212,11 +200,7 @@ pub(crate) fn update(inner: &Arc<Inner>, req: &Req, name: &str, patch: bool) -> 
 /// `POST /1.0/profiles/<name>`: rename.
 pub(crate) fn rename(inner: &Arc<Inner>, req: &Req, name: &str) -> ApiResult {
     let body = req.json_object()?;
-    let new_name = body
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let new_name = super::text(&body, "name").to_string();
     if name == "default" {
         return Err(ApiError::new(
             403,

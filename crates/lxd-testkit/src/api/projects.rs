@@ -278,11 +278,7 @@ pub(crate) fn update(inner: &Arc<Inner>, req: &Req, name: &str, patch: bool) -> 
 /// `POST /1.0/projects/<name>`: rename (an operation).
 pub(crate) fn rename(inner: &Arc<Inner>, req: &Req, name: &str) -> ApiResult {
     let body = req.json_object()?;
-    let new_name = body
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let new_name = super::text(&body, "name").to_string();
     if name == "default" {
         return Err(ApiError::new(
             403,

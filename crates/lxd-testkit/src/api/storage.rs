@@ -227,12 +227,7 @@ pub(crate) fn pool_get(inner: &Arc<Inner>, _req: &Req, name: &str) -> ApiResult 
 /// `POST /1.0/storage-pools`.
 pub(crate) fn pool_create(inner: &Arc<Inner>, req: &Req) -> ApiResult {
     let body = req.json_object()?;
-    let text = |k: &str| {
-        body.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
+    let text = |k: &str| super::text(&body, k).to_string();
     let (name, driver) = (text("name"), text("driver"));
     if name.is_empty() {
         return Err(ApiError::bad_request("No name provided"));
@@ -297,11 +292,7 @@ pub(crate) fn pool_update(inner: &Arc<Inner>, req: &Req, name: &str, patch: bool
             pool.config.insert("source".into(), source);
         }
         if !patch || body.contains_key("description") {
-            pool.description = body
-                .get("description")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
+            pool.description = super::text(&body, "description").to_string();
         }
     }
     inner.events.lifecycle(
@@ -461,12 +452,7 @@ pub(crate) fn volume_state(
 /// `POST /1.0/storage-pools/<pool>/volumes[/custom]`: create (sync) or copy (operation).
 pub(crate) fn volume_create(inner: &Arc<Inner>, req: &Req, pool: &str, kind: &str) -> ApiResult {
     let body = req.json_object()?;
-    let text = |k: &str| {
-        body.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
+    let text = |k: &str| super::text(&body, k).to_string();
     let name = text("name");
     if name.is_empty() {
         return Err(ApiError::bad_request("No name provided"));
@@ -662,11 +648,7 @@ pub(crate) fn volume_update(
         }
         volume.config = clean_config(std::mem::take(&mut volume.config));
         if !patch || body.contains_key("description") {
-            volume.description = body
-                .get("description")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
+            volume.description = super::text(&body, "description").to_string();
         }
     }
     inner.events.lifecycle(
@@ -688,11 +670,7 @@ pub(crate) fn volume_rename(
     name: &str,
 ) -> ApiResult {
     let body = req.json_object()?;
-    let new_name = body
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let new_name = super::text(&body, "name").to_string();
     if new_name.is_empty() {
         return Err(ApiError::bad_request("No name provided"));
     }
@@ -953,11 +931,7 @@ pub(crate) fn snapshot_update(
             .and_then(|v| v.snapshots.iter_mut().find(|s| s.name == snapshot))
             .expect("found above");
         if !patch || body.contains_key("description") {
-            target.description = body
-                .get("description")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
+            target.description = super::text(&body, "description").to_string();
         }
         if body.contains_key("expires_at") {
             target.expires_at = body
@@ -987,11 +961,7 @@ pub(crate) fn snapshot_rename(
     snapshot: &str,
 ) -> ApiResult {
     let body = req.json_object()?;
-    let new_name = body
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let new_name = super::text(&body, "name").to_string();
     util::validate_snapshot_name(&new_name)
         .map_err(|e| ApiError::bad_request(format!("Invalid snapshot name: {e}")))?;
     let volume = {

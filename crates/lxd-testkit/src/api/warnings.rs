@@ -67,11 +67,7 @@ pub(crate) fn get(inner: &Arc<Inner>, uuid: &str) -> ApiResult {
 /// `PUT`/`PATCH /1.0/warnings/<uuid>`: `status` is `new` or `acknowledged`.
 pub(crate) fn update(inner: &Arc<Inner>, req: &Req, uuid: &str, _patch: bool) -> ApiResult {
     let body = req.json_object()?;
-    let status = body
-        .get("status")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let status = super::text(&body, "status").to_string();
     if status != "new" && status != "acknowledged" {
         return Err(ApiError::bad_request(
             "Status may only be set to \"acknowledge\" or \"new\"",
