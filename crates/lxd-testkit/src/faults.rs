@@ -71,6 +71,21 @@ pub struct FaultRule {
 
 impl FaultRule {
     /// A rule applying `fault` to every request.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use lxd_testkit::{Fault, FaultRule, TestServer};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = TestServer::start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// // Every request now takes 50 ms more, as over a slow link.
+    /// server.faults().add(FaultRule::new(Fault::Latency(Duration::from_millis(50))));
+    /// let started = Instant::now();
+    /// client.profiles().list_names().await?;
+    /// assert!(started.elapsed() >= Duration::from_millis(50));
+    /// # Ok(()) }
+    /// ```
     pub fn new(fault: Fault) -> FaultRule {
         FaultRule {
             fault,
@@ -81,6 +96,22 @@ impl FaultRule {
     }
 
     /// Only requests with this HTTP method (`"GET"`, `"POST"`, ...).
+    ///
+    /// ```
+    /// use lxd_client::proto::ProfilesPost;
+    /// use lxd_testkit::{Fault, FaultRule, TestServer};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// // Creating a profile fails; reading profiles still works.
+    /// let disk_full = Fault::Error { status: 500, message: "disk full".into() };
+    /// server.faults().add(FaultRule::new(disk_full).method("POST").path("/1.0/profiles"));
+    /// let web = ProfilesPost { name: "web".into(), ..Default::default() };
+    /// assert_eq!(client.profiles().create(&web).await.unwrap_err().status(), Some(500));
+    /// assert!(client.profiles().list_names().await.is_ok());
+    /// # Ok(()) }
+    /// ```
     pub fn method(mut self, method: &str) -> FaultRule {
         self.method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).ok();
         self
@@ -89,12 +120,41 @@ impl FaultRule {
     /// Only requests whose path is `prefix` or below it (`/1.0/instances` matches
     /// `/1.0/instances` and `/1.0/instances/c1/state`, not `/1.0/instances-x`). The query is
     /// not part of the path.
+    ///
+    /// ```
+    /// use lxd_testkit::{Fault, FaultRule, TestServer};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// let down = Fault::Error { status: 503, message: "networking is down".into() };
+    /// server.faults().add(FaultRule::new(down).path("/1.0/networks"));
+    /// assert!(client.networks().list_names().await.is_err()); // /1.0/networks
+    /// assert!(client.networks().get("eth0").await.is_err()); // /1.0/networks/eth0
+    /// assert!(client.profiles().list_names().await.is_ok()); // elsewhere: untouched
+    /// # Ok(()) }
+    /// ```
     pub fn path(mut self, prefix: &str) -> FaultRule {
         self.path = Some(prefix.trim_end_matches('/').to_string());
         self
     }
 
     /// Only the next `n` matching requests; the rule then goes away.
+    ///
+    /// ```
+    /// use lxd_testkit::{Fault, FaultRule, TestServer};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// // LXD is busy twice, then answers: what a retrying caller should get through.
+    /// let busy = Fault::Error { status: 503, message: "busy".into() };
+    /// server.faults().add(FaultRule::new(busy).path("/1.0/instances").times(2));
+    /// assert!(client.instances().list_names().await.is_err());
+    /// assert!(client.instances().list_names().await.is_err());
+    /// assert!(client.instances().list_names().await.is_ok());
+    /// # Ok(()) }
+    /// ```
     pub fn times(mut self, n: u32) -> FaultRule {
         self.remaining = Some(n);
         self
@@ -167,6 +227,17 @@ pub(crate) enum OperationFault {
 
 impl Faults {
     /// Adds a rule; it applies from the next request on.
+    ///
+    /// ```
+    /// use lxd_testkit::{Fault, FaultRule, TestServer};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = TestServer::start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// server.faults().add(FaultRule::new(Fault::MalformedJson).path("/1.0/profiles"));
+    /// assert!(client.profiles().list_names().await.is_err()); // the reply does not parse
+    /// # Ok(()) }
+    /// ```
     pub fn add(&self, rule: FaultRule) -> FaultId {
         let id = FaultId(self.next.fetch_add(1, Ordering::Relaxed));
         self.rules.lock().expect("faults lock").push((id, rule));
@@ -174,6 +245,20 @@ impl Faults {
     }
 
     /// Removes a rule (no-op if it is gone already).
+    ///
+    /// ```
+    /// use lxd_testkit::{Fault, FaultRule, TestServer};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// let outage = Fault::Error { status: 503, message: "maintenance".into() };
+    /// let id = server.faults().add(FaultRule::new(outage));
+    /// assert!(client.instances().list_names().await.is_err());
+    /// server.faults().remove(id); // the outage is over
+    /// assert!(client.instances().list_names().await.is_ok());
+    /// # Ok(()) }
+    /// ```
     pub fn remove(&self, id: FaultId) {
         self.rules
             .lock()
@@ -182,16 +267,50 @@ impl Faults {
     }
 
     /// Removes every rule.
+    ///
+    /// ```
+    /// use lxd_testkit::{Fault, FaultRule, TestServer};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), lxd_testkit::Error> {
+    /// let server = TestServer::start().await?;
+    /// server.faults().add(FaultRule::new(Fault::StallOperation).path("/1.0/instances"));
+    /// server.faults().add(FaultRule::new(Fault::TruncatedJson).method("GET"));
+    /// server.faults().clear();
+    /// assert!(server.faults().is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn clear(&self) {
         self.rules.lock().expect("faults lock").clear();
     }
 
     /// How many rules are active.
+    ///
+    /// ```
+    /// use lxd_testkit::{Fault, FaultRule, TestServer};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// let once = Fault::Error { status: 500, message: "oops".into() };
+    /// server.faults().add(FaultRule::new(once).path("/1.0/profiles").times(1));
+    /// assert_eq!(server.faults().len(), 1);
+    /// let _ = client.profiles().list_names().await; // uses the rule up
+    /// assert_eq!(server.faults().len(), 0);
+    /// # Ok(()) }
+    /// ```
     pub fn len(&self) -> usize {
         self.rules.lock().expect("faults lock").len()
     }
 
     /// Whether no rule is active.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), lxd_testkit::Error> {
+    /// let server = lxd_testkit::TestServer::start().await?;
+    /// assert!(server.faults().is_empty()); // a fresh server behaves
+    /// # Ok(()) }
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -199,6 +318,19 @@ impl Faults {
     /// How many HTTP requests (websocket upgrades included) reached the server's handler
     /// so far: a test can prove that a refused call sent nothing (a failed TLS handshake
     /// is not a request).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = lxd_testkit::TestServer::builder().https().start().await?;
+    /// // A client pinned to the wrong certificate must give up before sending anything.
+    /// let client = lxd_client::Client::https(server.https_url().unwrap())
+    ///     .server_fingerprint(&"00".repeat(32))
+    ///     .build()?;
+    /// assert!(client.trusted().await.unwrap_err().is_tls());
+    /// assert_eq!(server.faults().requests_seen(), 0);
+    /// # Ok(()) }
+    /// ```
     pub fn requests_seen(&self) -> u64 {
         self.seen.load(Ordering::SeqCst)
     }

@@ -35,6 +35,17 @@ const INCUS_EXTENSIONS: &[(&str, &str)] = &[
 
 impl ServerFlavor {
     /// The server's name as `environment.server` of `GET /1.0` gives it: `lxd` or `incus`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_testkit::{ServerFlavor, TestServer};
+    /// let server = TestServer::builder().flavor(ServerFlavor::Incus).start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// let info = client.server().await?;
+    /// assert_eq!(info.environment.server, ServerFlavor::Incus.name()); // "incus"
+    /// # Ok(()) }
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             ServerFlavor::Lxd => "lxd",
@@ -44,6 +55,14 @@ impl ServerFlavor {
 
     /// The prefix of the files and images API headers: `X-LXD-` or `X-Incus-`
     /// (`X-Incus-uid`, `X-Incus-properties`, ...).
+    ///
+    /// ```
+    /// use lxd_testkit::ServerFlavor;
+    /// // The owner header of a file pushed to each flavor.
+    /// let uid_header = |flavor: ServerFlavor| format!("{}uid", flavor.header_prefix());
+    /// assert_eq!(uid_header(ServerFlavor::Lxd), "X-LXD-uid");
+    /// assert_eq!(uid_header(ServerFlavor::Incus), "X-Incus-uid");
+    /// ```
     pub fn header_prefix(self) -> &'static str {
         match self {
             ServerFlavor::Lxd => "X-LXD-",
@@ -52,6 +71,17 @@ impl ServerFlavor {
     }
 
     /// `environment.server_version`: the version imitated.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_testkit::{ServerFlavor, TestServer};
+    /// let server = TestServer::start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// let version = client.server().await?.environment.server_version.clone();
+    /// assert_eq!(version, ServerFlavor::Lxd.server_version()); // "5.0.2"
+    /// # Ok(()) }
+    /// ```
     pub fn server_version(self) -> &'static str {
         match self {
             ServerFlavor::Lxd => "5.0.2",

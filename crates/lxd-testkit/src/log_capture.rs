@@ -50,6 +50,18 @@ impl LogCapture {
     }
 
     /// Everything captured so far.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let capture = lxd_testkit::LogCapture::global();
+    /// let server = lxd_testkit::TestServer::start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// client.profiles().list_names().await?;
+    /// // The client logged the request, by its path.
+    /// assert!(capture.text().contains("path=/1.0/profiles"));
+    /// # Ok(()) }
+    /// ```
     pub fn text(&self) -> String {
         self.lines.lock().unwrap().clone()
     }
@@ -95,6 +107,15 @@ impl LogCapture {
     /// The process-wide capture, installed as the global default subscriber on first use
     /// (tasks run on every runtime thread, so it must be global). Panics if another global
     /// subscriber was installed before.
+    ///
+    /// ```
+    /// use lxd_testkit::LogCapture;
+    /// let capture = LogCapture::global();
+    /// assert!(std::ptr::eq(capture, LogCapture::global())); // installed once, shared
+    /// tracing::warn!(token = "<redacted>", "joining the cluster");
+    /// let text = capture.text();
+    /// assert!(text.contains("joining the cluster") && text.contains("token=<redacted>"));
+    /// ```
     pub fn global() -> &'static LogCapture {
         static CAPTURE: OnceLock<LogCapture> = OnceLock::new();
         CAPTURE.get_or_init(|| {

@@ -40,6 +40,18 @@ pub struct ImageSeed {
 impl ImageSeed {
     /// An image with alias `alias`, architecture `x86_64`, a container image, private, with
     /// a small Linux skeleton as its root file system.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_testkit::{ImageSeed, TestServer};
+    /// let server = TestServer::builder().image(ImageSeed::new("alpine")).start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// let image = client.images().get_by_alias("alpine").await?;
+    /// assert_eq!(image.architecture, "x86_64");
+    /// assert_eq!(image.properties["os"], "alpine");
+    /// # Ok(()) }
+    /// ```
     pub fn new(alias: &str) -> ImageSeed {
         ImageSeed {
             aliases: vec![alias.to_string()],
@@ -56,36 +68,109 @@ impl ImageSeed {
     }
 
     /// Adds another alias.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_testkit::{ImageSeed, TestServer};
+    /// let alpine = ImageSeed::new("alpine").alias("alpine-3.20").alias("alpine-edge");
+    /// let server = TestServer::builder().image(alpine).start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// assert!(client.images().exists("alpine-3.20").await?);
+    /// # Ok(()) }
+    /// ```
     pub fn alias(mut self, alias: &str) -> ImageSeed {
         self.aliases.push(alias.to_string());
         self
     }
 
     /// Sets an image property (`os`, `release`, `description`, ...).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_testkit::{ImageSeed, TestServer};
+    /// let ubuntu = ImageSeed::new("ubuntu").property("os", "Ubuntu").property("release", "noble");
+    /// let server = TestServer::builder().image(ubuntu).start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// let image = client.images().get_by_alias("ubuntu").await?;
+    /// assert_eq!(image.properties["release"], "noble");
+    /// # Ok(()) }
+    /// ```
     pub fn property(mut self, key: &str, value: &str) -> ImageSeed {
         self.properties.insert(key.to_string(), value.to_string());
         self
     }
 
     /// Sets the architecture.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_testkit::{ImageSeed, TestServer};
+    /// let arm = ImageSeed::new("debian-arm64").architecture("aarch64");
+    /// let server = TestServer::builder().image(arm).start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// assert_eq!(client.images().get_by_alias("debian-arm64").await?.architecture, "aarch64");
+    /// # Ok(()) }
+    /// ```
     pub fn architecture(mut self, architecture: &str) -> ImageSeed {
         self.architecture = architecture.to_string();
         self
     }
 
     /// Makes it a virtual-machine image.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_client::proto::InstanceType;
+    /// use lxd_testkit::{ImageSeed, TestServer};
+    /// let vm = ImageSeed::new("ubuntu-vm").virtual_machine();
+    /// let server = TestServer::builder().image(vm).start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// let image = client.images().get_by_alias("ubuntu-vm").await?;
+    /// assert_eq!(image.image_type, InstanceType::VirtualMachine);
+    /// # Ok(()) }
+    /// ```
     pub fn virtual_machine(mut self) -> ImageSeed {
         self.virtual_machine = true;
         self
     }
 
     /// Makes it public (visible to untrusted clients).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_testkit::{ImageSeed, TestServer};
+    /// let server = TestServer::builder().image(ImageSeed::new("shared").public()).start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// assert!(client.images().get_by_alias("shared").await?.public);
+    /// assert!(!client.images().get_by_alias("busybox").await?.public);
+    /// # Ok(()) }
+    /// ```
     pub fn public(mut self) -> ImageSeed {
         self.public = true;
         self
     }
 
     /// Puts a file into the root file system instances start with.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_client::proto::{InstanceSource, InstancesPost};
+    /// use lxd_testkit::{ImageSeed, TestServer};
+    /// let alpine = ImageSeed::new("alpine").file("/etc/os-release", "ID=alpine\n");
+    /// let server = TestServer::builder().image(alpine).start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// let c1 = InstancesPost { name: "c1".into(), source: InstanceSource::image_alias("alpine"), ..Default::default() };
+    /// client.instances().create_and_wait(&c1).await?;
+    /// let release = client.instances().files("c1").get_bytes("/etc/os-release").await?;
+    /// assert_eq!(release, b"ID=alpine\n");
+    /// # Ok(()) }
+    /// ```
     pub fn file(mut self, path: &str, contents: impl Into<Bytes>) -> ImageSeed {
         self.files.push((path.to_string(), contents.into()));
         self
@@ -94,6 +179,18 @@ impl ImageSeed {
     /// The image file's bytes (what export returns; its SHA-256 is the fingerprint).
     /// Default: an uncompressed unified image (`metadata.yaml` and `rootfs/`) built from the
     /// seed, which a real LXD imports too.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_testkit::{ImageSeed, TestServer};
+    /// let tarball = b"pretend this is a unified image tarball".to_vec();
+    /// let image = ImageSeed::new("custom").data(tarball.clone());
+    /// let server = TestServer::builder().image(image).start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// assert_eq!(client.images().get_by_alias("custom").await?.size, tarball.len() as i64);
+    /// # Ok(()) }
+    /// ```
     pub fn data(mut self, data: impl Into<Bytes>) -> ImageSeed {
         self.data = Some(data.into());
         self
@@ -118,6 +215,16 @@ pub struct ProfileSeed {
 
 impl ProfileSeed {
     /// A profile named `name` in the default project.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_testkit::{ProfileSeed, TestServer};
+    /// let server = TestServer::builder().profile_seed(ProfileSeed::new("web")).start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// assert_eq!(client.profiles().list_names().await?, ["default", "web"]);
+    /// # Ok(()) }
+    /// ```
     pub fn new(name: &str) -> ProfileSeed {
         ProfileSeed {
             rec: ProfileRec {
@@ -129,24 +236,73 @@ impl ProfileSeed {
     }
 
     /// Puts it in `project`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_testkit::{ProfileSeed, TestServer};
+    /// let server = TestServer::builder()
+    ///     .project("staging") // the project first, then what goes in it
+    ///     .profile_seed(ProfileSeed::new("web").project("staging"))
+    ///     .start()
+    ///     .await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// assert!(client.with_project("staging")?.profiles().exists("web").await?);
+    /// assert!(!client.profiles().exists("web").await?);
+    /// # Ok(()) }
+    /// ```
     pub fn project(mut self, project: &str) -> ProfileSeed {
         self.rec.project = project.to_string();
         self
     }
 
     /// Sets the description.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_testkit::{ProfileSeed, TestServer};
+    /// let web = ProfileSeed::new("web").description("front-end servers");
+    /// let server = TestServer::builder().profile_seed(web).start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// assert_eq!(client.profiles().get("web").await?.description, "front-end servers");
+    /// # Ok(()) }
+    /// ```
     pub fn description(mut self, description: &str) -> ProfileSeed {
         self.rec.description = description.to_string();
         self
     }
 
     /// Sets a config key.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_testkit::{ProfileSeed, TestServer};
+    /// let small = ProfileSeed::new("small").config("limits.cpu", "1").config("limits.memory", "512MiB");
+    /// let server = TestServer::builder().profile_seed(small).start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// assert_eq!(client.profiles().get("small").await?.config["limits.memory"], "512MiB");
+    /// # Ok(()) }
+    /// ```
     pub fn config(mut self, key: &str, value: &str) -> ProfileSeed {
         self.rec.config.insert(key.to_string(), value.to_string());
         self
     }
 
     /// Sets config keys.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_testkit::{ProfileSeed, TestServer};
+    /// let hardened = ProfileSeed::new("hardened")
+    ///     .configs(&[("security.nesting", "false"), ("security.privileged", "false")]);
+    /// let server = TestServer::builder().profile_seed(hardened).start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// assert_eq!(client.profiles().get("hardened").await?.config.len(), 2);
+    /// # Ok(()) }
+    /// ```
     pub fn configs(mut self, config: &[(&str, &str)]) -> ProfileSeed {
         for (k, v) in config {
             self.rec.config.insert(k.to_string(), v.to_string());
@@ -155,6 +311,19 @@ impl ProfileSeed {
     }
 
     /// Adds a device.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_testkit::{ProfileSeed, TestServer};
+    /// let data = ProfileSeed::new("data")
+    ///     .device("data", &[("type", "disk"), ("source", "/srv/data"), ("path", "/data")]);
+    /// let server = TestServer::builder().profile_seed(data).start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// let profile = client.profiles().get("data").await?;
+    /// assert_eq!(profile.devices["data"]["path"], "/data");
+    /// # Ok(()) }
+    /// ```
     pub fn device(mut self, name: &str, settings: &[(&str, &str)]) -> ProfileSeed {
         self.rec.devices.insert(
             name.to_string(),

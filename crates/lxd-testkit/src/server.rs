@@ -142,12 +142,35 @@ impl TestServerBuilder {
     /// `LXD_DIR=<dir>` points `lxc` at it. `dir` is left in place when the server stops
     /// (only the socket is removed). Default: a fresh directory under the system temp
     /// directory, removed when the server stops. A unix socket path is limited to 107 bytes.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), lxd_testkit::Error> {
+    /// let dir = std::env::temp_dir().join(format!("tk-doc-{}", std::process::id()));
+    /// let server = lxd_testkit::TestServer::builder().dir(&dir).start().await?;
+    /// assert_eq!(server.socket_path(), dir.canonicalize().unwrap().join("unix.socket"));
+    /// drop(server);
+    /// assert!(dir.exists()); // left for you to inspect (server.crt, ...) or remove
+    /// std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok(()) }
+    /// ```
     pub fn dir(mut self, dir: impl AsRef<Path>) -> Self {
         self.dir = Some(dir.as_ref().to_path_buf());
         self
     }
 
     /// Also listens on HTTPS at `127.0.0.1` on a free port.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = lxd_testkit::TestServer::builder().https().start().await?;
+    /// let client = lxd_client::Client::https(server.https_url().unwrap())
+    ///     .server_fingerprint(server.certificate_fingerprint())
+    ///     .build()?;
+    /// assert!(!client.trusted().await?); // reached over TLS, but no trusted certificate yet
+    /// # Ok(()) }
+    /// ```
     pub fn https(mut self) -> Self {
         self.https = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         self
@@ -155,6 +178,18 @@ impl TestServerBuilder {
 
     /// Also listens on HTTPS at `address`, which must be a loopback address (port 0 picks
     /// a free port): the testkit never listens on the network.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_testkit::TestServer;
+    /// let address: std::net::SocketAddr = "127.0.0.2:0".parse()?; // port 0: any free port
+    /// let server = TestServer::builder().https_address(address).start().await?;
+    /// assert_eq!(server.https_address().unwrap().ip(), address.ip());
+    /// // Never on the network:
+    /// assert!(TestServer::builder().https_address("0.0.0.0:8443".parse()?).start().await.is_err());
+    /// # Ok(()) }
+    /// ```
     pub fn https_address(mut self, address: SocketAddr) -> Self {
         self.https = Some(address);
         self
@@ -162,6 +197,15 @@ impl TestServerBuilder {
 
     /// The server's name (`environment.server_name`, the first cluster member's name).
     /// Default `lxd-testkit`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = lxd_testkit::TestServer::builder().server_name("node1").start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// assert_eq!(client.server().await?.environment.server_name, "node1");
+    /// # Ok(()) }
+    /// ```
     pub fn server_name(mut self, name: &str) -> Self {
         self.server_name = name.to_string();
         self
@@ -187,11 +231,39 @@ impl TestServerBuilder {
     }
 
     /// Presents the server as Incus: short for `.flavor(ServerFlavor::Incus)`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_client::{Client, Flavor};
+    /// let server = lxd_testkit::TestServer::builder().incus().start().await?;
+    /// let client = Client::unix(server.socket_path())?;
+    /// assert_eq!(client.flavor().await?, Flavor::Incus);
+    /// # Ok(()) }
+    /// ```
     pub fn incus(self) -> Self {
         self.flavor(ServerFlavor::Incus)
     }
 
     /// How long finished operations stay listed (LXD: 5 seconds).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use lxd_client::proto::{InstanceSource, InstancesPost};
+    /// let server = lxd_testkit::TestServer::builder()
+    ///     .operation_expiry(Duration::from_millis(100))
+    ///     .start()
+    ///     .await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// let c1 = InstancesPost { name: "c1".into(), source: InstanceSource::image_alias("busybox"), ..Default::default() };
+    /// client.instances().create_and_wait(&c1).await?;
+    /// assert_eq!(client.operations().list().await?.len(), 1);
+    /// tokio::time::sleep(Duration::from_millis(300)).await;
+    /// assert!(client.operations().list().await?.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn operation_expiry(mut self, expiry: Duration) -> Self {
         self.operation_expiry = expiry;
         self
@@ -199,12 +271,42 @@ impl TestServerBuilder {
 
     /// Sets `core.trust_password`: HTTPS clients presenting it in `POST /1.0/certificates`
     /// become trusted.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_testkit::{ClientCertificate, TestServer};
+    /// let server = TestServer::builder().https().trust_password("s3cret").start().await?;
+    /// let cert = ClientCertificate::generate("laptop")?;
+    /// let client = lxd_client::Client::https(server.https_url().unwrap())
+    ///     .client_certificate_pem(cert.certificate_pem.as_bytes(), cert.key_pem.as_bytes())
+    ///     .server_fingerprint(server.certificate_fingerprint())
+    ///     .build()?;
+    /// assert!(client.authenticate("wrong").await.is_err());
+    /// client.authenticate("s3cret").await?;
+    /// assert!(client.trusted().await?);
+    /// # Ok(()) }
+    /// ```
     pub fn trust_password(mut self, password: &str) -> Self {
         self.trust_password = Some(password.to_string());
         self
     }
 
     /// Trusts this client certificate (PEM) from the start, under `name`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_testkit::{ClientCertificate, TestServer};
+    /// let cert = ClientCertificate::generate("ci")?;
+    /// let server = TestServer::builder().https().trust_certificate("ci", &cert.certificate_pem).start().await?;
+    /// let client = lxd_client::Client::https(server.https_url().unwrap())
+    ///     .client_certificate_pem(cert.certificate_pem.as_bytes(), cert.key_pem.as_bytes())
+    ///     .server_fingerprint(server.certificate_fingerprint())
+    ///     .build()?;
+    /// assert!(client.trusted().await?);
+    /// # Ok(()) }
+    /// ```
     pub fn trust_certificate(mut self, name: &str, pem: &str) -> Self {
         self.seeds.push(Seed::Certificate {
             name: name.to_string(),
@@ -214,18 +316,52 @@ impl TestServerBuilder {
     }
 
     /// Leaves out the default `busybox` image.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = lxd_testkit::TestServer::builder().without_busybox().start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// assert!(client.images().list_fingerprints().await?.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn without_busybox(mut self) -> Self {
         self.busybox = false;
         self
     }
 
     /// Adds an image (with its aliases).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_testkit::{ImageSeed, TestServer};
+    /// let server = TestServer::builder()
+    ///     .image(ImageSeed::new("alpine").property("release", "3.20"))
+    ///     .start()
+    ///     .await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// assert_eq!(client.images().list_fingerprints().await?.len(), 2); // with busybox
+    /// # Ok(()) }
+    /// ```
     pub fn image(mut self, image: crate::ImageSeed) -> Self {
         self.seeds.push(Seed::Image(image));
         self
     }
 
     /// Adds a profile to the default project with these config keys.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = lxd_testkit::TestServer::builder()
+    ///     .profile("small", &[("limits.cpu", "1"), ("limits.memory", "256MiB")])
+    ///     .start()
+    ///     .await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// assert_eq!(client.profiles().get("small").await?.config["limits.cpu"], "1");
+    /// # Ok(()) }
+    /// ```
     pub fn profile(mut self, name: &str, config: &[(&str, &str)]) -> Self {
         self.seeds
             .push(Seed::Profile(crate::ProfileSeed::new(name).configs(config)));
@@ -233,12 +369,37 @@ impl TestServerBuilder {
     }
 
     /// Adds a profile described in full.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_testkit::{ProfileSeed, TestServer};
+    /// let web = ProfileSeed::new("web").device("eth0", &[("type", "nic"), ("network", "br0")]);
+    /// let server = TestServer::builder().network("br0", &[]).profile_seed(web).start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// assert_eq!(client.profiles().get("web").await?.devices["eth0"]["network"], "br0");
+    /// # Ok(()) }
+    /// ```
     pub fn profile_seed(mut self, profile: crate::ProfileSeed) -> Self {
         self.seeds.push(Seed::Profile(profile));
         self
     }
 
     /// Adds a managed bridge network with these config keys.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = lxd_testkit::TestServer::builder()
+    ///     .network("br0", &[("ipv4.address", "10.10.0.1/24"), ("ipv6.address", "none")])
+    ///     .start()
+    ///     .await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// let br0 = client.networks().get("br0").await?;
+    /// assert!(br0.managed);
+    /// assert_eq!(br0.config["ipv4.address"], "10.10.0.1/24");
+    /// # Ok(()) }
+    /// ```
     pub fn network(mut self, name: &str, config: &[(&str, &str)]) -> Self {
         self.seeds.push(Seed::Network {
             name: name.to_string(),
@@ -248,6 +409,16 @@ impl TestServerBuilder {
     }
 
     /// Adds a storage pool (driver `dir`) besides `default`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = lxd_testkit::TestServer::builder().storage_pool("fast", "zfs").start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// assert_eq!(client.storage_pools().get("fast").await?.driver, "zfs");
+    /// assert_eq!(client.storage_pools().list_names().await?, ["default", "fast"]);
+    /// # Ok(()) }
+    /// ```
     pub fn storage_pool(mut self, name: &str, driver: &str) -> Self {
         self.seeds.push(Seed::Pool {
             name: name.to_string(),
@@ -257,6 +428,17 @@ impl TestServerBuilder {
     }
 
     /// Adds a project with LXD's default features (and its own `default` profile).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = lxd_testkit::TestServer::builder().project("staging").start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// let staging = client.projects().get("staging").await?;
+    /// assert_eq!(staging.config["features.profiles"], "true");
+    /// assert!(client.with_project("staging")?.profiles().exists("default").await?);
+    /// # Ok(()) }
+    /// ```
     pub fn project(mut self, name: &str) -> Self {
         self.seeds.push(Seed::Project {
             name: name.to_string(),
@@ -266,6 +448,18 @@ impl TestServerBuilder {
     }
 
     /// Adds a project with these config keys (e.g. `features.images=false`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = lxd_testkit::TestServer::builder()
+    ///     .project_with("shared", &[("features.images", "false"), ("limits.instances", "5")])
+    ///     .start()
+    ///     .await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// assert_eq!(client.projects().get("shared").await?.config["limits.instances"], "5");
+    /// # Ok(()) }
+    /// ```
     pub fn project_with(mut self, name: &str, config: &[(&str, &str)]) -> Self {
         self.seeds.push(Seed::Project {
             name: name.to_string(),
@@ -276,12 +470,38 @@ impl TestServerBuilder {
 
     /// Makes the server a cluster and adds a member named `name` (simulated: it exists in
     /// the API, instances can be placed on it with `?target=`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = lxd_testkit::TestServer::builder()
+    ///     .server_name("node1")
+    ///     .cluster_member("node2")
+    ///     .start()
+    ///     .await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// assert_eq!(client.cluster().members().list_names().await?, ["node1", "node2"]);
+    /// # Ok(()) }
+    /// ```
     pub fn cluster_member(mut self, name: &str) -> Self {
         self.seeds.push(Seed::Member(name.to_string()));
         self
     }
 
     /// Adds a warning (type, message) in the default project.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = lxd_testkit::TestServer::builder()
+    ///     .warning("Disk nearly full", "90% of pool default used")
+    ///     .start()
+    ///     .await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// let warnings = client.warnings().list().await?;
+    /// assert_eq!(warnings[0].last_message, "90% of pool default used");
+    /// # Ok(()) }
+    /// ```
     pub fn warning(mut self, kind: &str, message: &str) -> Self {
         self.seeds.push(Seed::Warning {
             kind: kind.to_string(),
@@ -291,6 +511,15 @@ impl TestServerBuilder {
     }
 
     /// Starts the server on the current tokio runtime.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = lxd_testkit::TestServer::builder().https().project("ci").start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?.with_project("ci")?;
+    /// assert!(client.instances().list_names().await?.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub async fn start(self) -> Result<TestServer, Error> {
         TestServer::launch(self).await
     }
@@ -395,6 +624,19 @@ impl TestServer {
     }
 
     /// Configures a server before starting it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), lxd_testkit::Error> {
+    /// use lxd_testkit::{ImageSeed, TestServer};
+    /// let server = TestServer::builder()
+    ///     .without_busybox()
+    ///     .image(ImageSeed::new("alpine"))
+    ///     .start()
+    ///     .await?;
+    /// # let _ = server;
+    /// # Ok(()) }
+    /// ```
     pub fn builder() -> TestServerBuilder {
         TestServerBuilder::default()
     }
@@ -505,16 +747,44 @@ impl TestServer {
     }
 
     /// The server's directory: `LXD_DIR` for `lxc`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), lxd_testkit::Error> {
+    /// let server = lxd_testkit::TestServer::start().await?;
+    /// // Laid out like LXD's own directory.
+    /// assert!(server.dir().join("server.crt").exists());
+    /// assert_eq!(server.socket_path(), server.dir().join("unix.socket"));
+    /// # Ok(()) }
+    /// ```
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// The unix socket (`<dir>/unix.socket`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = lxd_testkit::TestServer::start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// assert!(client.images().exists("busybox").await?);
+    /// # Ok(()) }
+    /// ```
     pub fn socket_path(&self) -> &Path {
         &self.socket
     }
 
     /// The HTTPS address, when HTTPS is on.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), lxd_testkit::Error> {
+    /// let server = lxd_testkit::TestServer::builder().https().start().await?;
+    /// let address = server.https_address().unwrap();
+    /// assert!(address.ip().is_loopback() && address.port() != 0);
+    /// # Ok(()) }
+    /// ```
     pub fn https_address(&self) -> Option<SocketAddr> {
         self.https
     }
@@ -534,21 +804,64 @@ impl TestServer {
     }
 
     /// The server certificate (PEM), also written to `<dir>/server.crt`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = lxd_testkit::TestServer::builder().https().start().await?;
+    /// let client = lxd_client::Client::https(server.https_url().unwrap())
+    ///     .server_certificate_pem(server.certificate_pem().as_bytes())
+    ///     .build()?;
+    /// assert!(!client.trusted().await?); // the pinned certificate checked out
+    /// assert_eq!(std::fs::read_to_string(server.dir().join("server.crt"))?, server.certificate_pem());
+    /// # Ok(()) }
+    /// ```
     pub fn certificate_pem(&self) -> &str {
         &self.inner.identity.cert_pem
     }
 
     /// The SHA-256 fingerprint of the server certificate (64 hex digits).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = lxd_testkit::TestServer::builder().https().start().await?;
+    /// let pem = server.certificate_pem().as_bytes();
+    /// let fingerprint = lxd_transport::Fingerprint::of_pem(pem)?;
+    /// assert_eq!(fingerprint.to_string(), server.certificate_fingerprint());
+    /// # Ok(()) }
+    /// ```
     pub fn certificate_fingerprint(&self) -> &str {
         &self.inner.identity.fingerprint
     }
 
     /// The fault rules; see [`Faults`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_testkit::{Fault, FaultRule, TestServer};
+    /// let server = TestServer::start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// let gone = Fault::Error { status: 404, message: "Profile not found".into() };
+    /// server.faults().add(FaultRule::new(gone).path("/1.0/profiles/default").times(1));
+    /// assert!(client.profiles().get("default").await.unwrap_err().is_not_found());
+    /// # Ok(()) }
+    /// ```
     pub fn faults(&self) -> &Faults {
         &self.inner.faults
     }
 
     /// The server this one presents itself as ([`TestServerBuilder::flavor`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), lxd_testkit::Error> {
+    /// use lxd_testkit::{ServerFlavor, TestServer};
+    /// let server = TestServer::start().await?;
+    /// assert_eq!(server.flavor(), ServerFlavor::Lxd); // unless built with .incus()
+    /// # Ok(()) }
+    /// ```
     pub fn flavor(&self) -> ServerFlavor {
         self.inner.flavor
     }
@@ -556,6 +869,18 @@ impl TestServer {
     /// Environment variables that point the `incus` command at this server: `INCUS_DIR`
     /// and `INCUS_SOCKET` (read first). Meant for a server started in Incus mode
     /// ([`TestServerBuilder::incus`]); use `incus --force-local` too.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = lxd_testkit::TestServer::builder().incus().start().await?;
+    /// let status = std::process::Command::new("incus")
+    ///     .args(["--force-local", "launch", "busybox", "c1"])
+    ///     .envs(server.incus_env())
+    ///     .status()?;
+    /// assert!(status.success());
+    /// # Ok(()) }
+    /// ```
     pub fn incus_env(&self) -> Vec<(String, String)> {
         vec![
             ("INCUS_DIR".into(), self.dir.display().to_string()),
@@ -584,6 +909,23 @@ impl TestServer {
     }
 
     /// Trusts a client certificate (PEM) under `name`, as `lxc config trust add` does.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_testkit::{ClientCertificate, TestServer};
+    /// let server = TestServer::builder().https().start().await?;
+    /// let cert = ClientCertificate::generate("ci")?;
+    /// let client = lxd_client::Client::https(server.https_url().unwrap())
+    ///     .client_certificate_pem(cert.certificate_pem.as_bytes(), cert.key_pem.as_bytes())
+    ///     .server_fingerprint(server.certificate_fingerprint())
+    ///     .build()?;
+    /// assert!(!client.trusted().await?);
+    /// server.trust_certificate("ci", &cert.certificate_pem)?; // `lxc config trust add`
+    /// // `trusted()` reads the client's cached `GET /1.0`: ask again.
+    /// assert_eq!(client.refresh_server().await?.auth, "trusted");
+    /// # Ok(()) }
+    /// ```
     pub fn trust_certificate(&self, name: &str, pem: &str) -> Result<(), Error> {
         crate::seed::apply(
             &mut self.inner.state(),
@@ -654,6 +996,18 @@ impl TestServer {
     }
 
     /// Names of the instances of `project`, for assertions.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_client::proto::{InstanceSource, InstancesPost};
+    /// let server = lxd_testkit::TestServer::start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// let web1 = InstancesPost { name: "web1".into(), source: InstanceSource::image_alias("busybox"), ..Default::default() };
+    /// client.instances().create_and_wait(&web1).await?; // e.g. your provisioning code
+    /// assert_eq!(server.instance_names("default"), ["web1"]);
+    /// # Ok(()) }
+    /// ```
     pub fn instance_names(&self, project: &str) -> Vec<String> {
         self.inner
             .state()

@@ -181,6 +181,14 @@ impl std::fmt::Debug for ClientCertificate {
 
 impl ClientCertificate {
     /// Generates a self-signed ECDSA P-384 client certificate named `name`.
+    ///
+    /// ```
+    /// let cert = lxd_testkit::ClientCertificate::generate("ci-runner")?;
+    /// // Usable as an LXD client identity as it is:
+    /// let id = lxd_transport::ClientIdentity::from_pem(cert.certificate_pem.as_bytes(), cert.key_pem.as_bytes())?;
+    /// assert_eq!(id.fingerprint().to_string(), cert.fingerprint);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn generate(name: &str) -> Result<ClientCertificate, crate::Error> {
         let fail =
             |e: rcgen::Error| crate::Error::new(format!("generating a client certificate: {e}"));

@@ -97,6 +97,15 @@ pub enum Error {
 
 impl Error {
     /// True when nothing could be reached at all: no socket, connection refused, TLS refused.
+    ///
+    /// ```
+    /// use lxd_transport::Transport;
+    /// let err = Transport::unix_builder(Some("/no/such/unix.socket".as_ref()))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(err.is_connect(), "{err}"); // no daemon there: worth a retry or a hint to the user
+    /// assert!(!err.is_timeout());
+    /// ```
     pub fn is_connect(&self) -> bool {
         matches!(
             self,
@@ -106,11 +115,36 @@ impl Error {
 
     /// True for a TLS failure (certificate not verified, pin mismatch, client certificate
     /// refused).
+    ///
+    /// ```
+    /// use lxd_transport::Error;
+    /// let err = Error::Tls {
+    ///     endpoint: "https://10.0.0.5:8443".into(),
+    ///     message: "server certificate fingerprint does not match the pinned one".into(),
+    /// };
+    /// assert!(err.is_tls());
+    /// assert!(err.is_connect(), "a refused handshake also means nothing was reached");
+    /// ```
     pub fn is_tls(&self) -> bool {
         matches!(self, Error::Tls { .. })
     }
 
     /// True when a caller-configured timeout ran out.
+    ///
+    /// ```
+    /// use lxd_transport::{Request, Transport, http::Method};
+    /// use std::time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // A listener that never answers the TLS handshake.
+    /// let silent = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let t = Transport::https_builder(silent.local_addr()?.to_string())
+    ///     .timeout(Duration::from_millis(100))
+    ///     .build()?;
+    /// let err = t.send(Request::new(Method::GET, "/1.0")).await.unwrap_err();
+    /// assert!(err.is_timeout(), "{err}");
+    /// # Ok(()) }
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Timeout { .. })
     }

@@ -28,6 +28,19 @@ pub enum Body {
 
 impl Body {
     /// A body streamed from chunks.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use lxd_transport::{Body, Request, http::Method};
+    ///
+    /// let chunks = futures::stream::iter([Ok(Bytes::from("hello ")), Ok(Bytes::from("world\n"))]);
+    /// let body = Body::stream(chunks, Some(12));
+    /// assert_eq!(format!("{body:?}"), "Stream(length: Some(12))");
+    /// let push = Request::new(Method::POST, "/1.0/instances/c1/files")
+    ///     .query("path", "/root/hello.txt")
+    ///     .body(body);
+    /// # let _ = push;
+    /// ```
     pub fn stream<S>(stream: S, length: Option<u64>) -> Body
     where
         S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
@@ -98,6 +111,13 @@ pub enum Timeout {
 
 impl Request {
     /// A request with no query, headers or body.
+    ///
+    /// ```
+    /// use lxd_transport::{Request, http::Method};
+    /// let req = Request::new(Method::DELETE, "/1.0/instances/c1");
+    /// assert_eq!(req.method(), Method::DELETE);
+    /// assert_eq!(req.path_and_query(), "/1.0/instances/c1");
+    /// ```
     pub fn new(method: Method, path: impl Into<String>) -> Request {
         Request {
             method,
@@ -110,18 +130,41 @@ impl Request {
     }
 
     /// Adds a query parameter (encoded when sent).
+    ///
+    /// ```
+    /// use lxd_transport::{Request, http::Method};
+    /// let req = Request::new(Method::GET, "/1.0/instances/c1/files").query("path", "/etc/my file");
+    /// assert_eq!(req.path_and_query(), "/1.0/instances/c1/files?path=%2Fetc%2Fmy+file");
+    /// ```
     pub fn query(mut self, key: impl Into<String>, value: impl Into<String>) -> Request {
         self.query.push((key.into(), value.into()));
         self
     }
 
     /// Adds a header. A value that is not a valid header is reported when the request is sent.
+    ///
+    /// ```
+    /// use lxd_transport::{Request, http::{HeaderName, HeaderValue, Method}};
+    /// let req = Request::new(Method::POST, "/1.0/instances/c1/files")
+    ///     .query("path", "/srv/app.conf")
+    ///     .header(HeaderName::from_static("x-lxd-uid"), HeaderValue::from_static("1000"))
+    ///     .header(HeaderName::from_static("x-lxd-mode"), HeaderValue::from_static("0640"));
+    /// assert!(format!("{req:?}").contains(r#""x-lxd-mode": "0640""#));
+    /// ```
     pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Request {
         self.headers.append(name, value);
         self
     }
 
     /// Sets a JSON body (and its content type).
+    ///
+    /// ```
+    /// use lxd_transport::{Request, http::Method};
+    /// let req = Request::new(Method::POST, "/1.0/profiles")
+    ///     .json(br#"{"name":"web","config":{"limits.cpu":"2"}}"#.to_vec());
+    /// let debug = format!("{req:?}");
+    /// assert!(debug.contains("application/json") && debug.contains("Bytes(42 bytes)"));
+    /// ```
     pub fn json(mut self, body: Vec<u8>) -> Request {
         self.headers.insert(
             http::header::CONTENT_TYPE,
@@ -132,33 +175,76 @@ impl Request {
     }
 
     /// Sets the body.
+    ///
+    /// ```
+    /// use lxd_transport::{Body, Request, http::Method};
+    /// let tarball: Vec<u8> = vec![0; 1024]; // e.g. std::fs::read("alpine.tar.gz")?
+    /// let req = Request::new(Method::POST, "/1.0/images").body(Body::from(tarball));
+    /// assert!(format!("{req:?}").contains("Bytes(1024 bytes)"));
+    /// ```
     pub fn body(mut self, body: Body) -> Request {
         self.body = body;
         self
     }
 
     /// Sets how long this request may take.
+    ///
+    /// ```
+    /// use lxd_transport::{Request, Timeout, http::Method};
+    /// use std::time::Duration;
+    /// // An operation wait may outlast the transport's usual limit: give it its own.
+    /// let wait = Request::new(Method::GET, "/1.0/operations/6916c8a6/wait")
+    ///     .query("timeout", "50")
+    ///     .timeout(Timeout::After(Duration::from_secs(60)));
+    /// assert!(format!("{wait:?}").contains("After(60s)"));
+    /// ```
     pub fn timeout(mut self, timeout: Timeout) -> Request {
         self.timeout = timeout;
         self
     }
 
     /// The method.
+    ///
+    /// ```
+    /// use lxd_transport::{Request, http::Method};
+    /// let req = Request::new(Method::PATCH, "/1.0/profiles/default");
+    /// assert_eq!(req.method(), Method::PATCH);
+    /// ```
     pub fn method(&self) -> &Method {
         &self.method
     }
 
     /// The path, without the query.
+    ///
+    /// ```
+    /// use lxd_transport::{Request, http::Method};
+    /// let req = Request::new(Method::GET, "/1.0/instances").query("recursion", "1");
+    /// assert_eq!(req.path(), "/1.0/instances");
+    /// ```
     pub fn path(&self) -> &str {
         &self.path
     }
 
     /// The query pairs.
+    ///
+    /// ```
+    /// use lxd_transport::{Request, http::Method};
+    /// let req = Request::new(Method::GET, "/1.0/instances")
+    ///     .query("project", "dev")
+    ///     .query("filter", "status eq running");
+    /// assert_eq!(req.query_pairs()[1], ("filter".to_string(), "status eq running".to_string()));
+    /// ```
     pub fn query_pairs(&self) -> &[(String, String)] {
         &self.query
     }
 
     /// Path and encoded query, as it goes on the wire.
+    ///
+    /// ```
+    /// use lxd_transport::{Request, http::Method};
+    /// let req = Request::new(Method::GET, "/1.0/instances").query("filter", "status eq running");
+    /// assert_eq!(req.path_and_query(), "/1.0/instances?filter=status+eq+running");
+    /// ```
     pub fn path_and_query(&self) -> String {
         if self.query.is_empty() {
             return self.path.clone();
@@ -194,17 +280,47 @@ pub struct Response {
 
 impl Response {
     /// The HTTP status.
+    ///
+    /// ```no_run
+    /// use lxd_transport::{Request, Transport, http::{Method, StatusCode}};
+    /// # async fn demo(t: Transport) -> Result<(), lxd_transport::Error> {
+    /// let resp = t.send(Request::new(Method::GET, "/1.0/instances/c1")).await?;
+    /// if resp.status() == StatusCode::NOT_FOUND {
+    ///     println!("c1 does not exist");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn status(&self) -> StatusCode {
         self.inner.status()
     }
 
     /// The headers.
+    ///
+    /// ```no_run
+    /// use lxd_transport::{Request, Transport, http::Method};
+    /// # async fn demo(t: Transport) -> Result<(), lxd_transport::Error> {
+    /// let resp = t
+    ///     .send(Request::new(Method::GET, "/1.0/instances/c1/files").query("path", "/etc/hostname"))
+    ///     .await?;
+    /// let mode = resp.headers().get("x-lxd-mode").and_then(|v| v.to_str().ok());
+    /// println!("mode {mode:?}, ETag {:?}", resp.headers().get("etag"));
+    /// # Ok(()) }
+    /// ```
     pub fn headers(&self) -> &HeaderMap {
         self.inner.headers()
     }
 
     /// Reads the whole body. For JSON documents; use [`Response::into_stream`] for files,
     /// images and logs.
+    ///
+    /// ```no_run
+    /// use lxd_transport::{Request, Transport, http::Method};
+    /// # async fn demo(t: Transport) -> Result<(), lxd_transport::Error> {
+    /// let resp = t.send(Request::new(Method::GET, "/1.0/profiles/default")).await?;
+    /// let json = resp.bytes().await?;
+    /// println!("{}", String::from_utf8_lossy(&json));
+    /// # Ok(()) }
+    /// ```
     pub async fn bytes(self) -> Result<Bytes> {
         let endpoint = self.endpoint;
         self.inner
@@ -214,6 +330,18 @@ impl Response {
     }
 
     /// Reads the next chunk of the body, `None` at its end.
+    ///
+    /// ```no_run
+    /// use std::io::Write;
+    /// use lxd_transport::{Request, Transport, http::Method};
+    /// # async fn demo(t: Transport) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut resp = t.send(Request::new(Method::GET, "/1.0/instances/c1/logs/lxc.log")).await?;
+    /// let mut out = std::fs::File::create("lxc.log")?;
+    /// while let Some(chunk) = resp.chunk().await? {
+    ///     out.write_all(&chunk)?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
         self.inner
             .chunk()
@@ -223,6 +351,17 @@ impl Response {
 
     /// The body as a stream of chunks. A cut connection ends it with an error, never with a
     /// silent early end.
+    ///
+    /// ```no_run
+    /// use futures::TryStreamExt;
+    /// use lxd_transport::{Request, Timeout, http::Method};
+    /// # async fn demo(t: lxd_transport::Transport, fingerprint: &str) -> Result<(), lxd_transport::Error> {
+    /// let export = Request::new(Method::GET, format!("/1.0/images/{fingerprint}/export"));
+    /// let resp = t.send(export.timeout(Timeout::None)).await?;
+    /// let size = resp.into_stream().try_fold(0, |n, chunk| async move { Ok(n + chunk.len()) }).await?;
+    /// println!("image is {size} bytes");
+    /// # Ok(()) }
+    /// ```
     pub fn into_stream(self) -> impl Stream<Item = Result<Bytes>> + Send + 'static {
         let endpoint = self.endpoint;
         self.inner

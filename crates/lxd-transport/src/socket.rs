@@ -29,6 +29,18 @@ pub struct SocketEnv {
 
 impl SocketEnv {
     /// Reads the four variables from this process's environment (empty ones count as unset).
+    ///
+    /// ```
+    /// use lxd_transport::{SNAP_SOCKET, SYSTEM_SOCKET, SocketEnv, socket_candidates};
+    /// let env = SocketEnv::from_process();
+    /// if let Some(dir) = &env.lxd_dir {
+    ///     println!("LXD_DIR is set: {dir}/unix.socket comes first");
+    /// }
+    /// // Whatever the environment says, the usual places are tried last.
+    /// let candidates = socket_candidates(&env);
+    /// assert!(candidates.iter().any(|p| p.as_os_str() == SNAP_SOCKET));
+    /// assert!(candidates.iter().any(|p| p.as_os_str() == SYSTEM_SOCKET));
+    /// ```
     pub fn from_process() -> SocketEnv {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         SocketEnv {

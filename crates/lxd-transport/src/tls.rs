@@ -21,6 +21,17 @@ pub struct Fingerprint([u8; 32]);
 
 impl Fingerprint {
     /// The fingerprint of a DER-encoded certificate.
+    ///
+    /// ```
+    /// use lxd_transport::Fingerprint;
+    /// # let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+    /// # let cert = rcgen::CertificateParams::new(vec!["lxd".into()]).unwrap().self_signed(&key).unwrap();
+    /// // `der` as `openssl x509 -outform der` writes it.
+    /// let der: &[u8] = cert.der();
+    /// let fp = Fingerprint::of_der(der);
+    /// assert_eq!(fp, Fingerprint::of_pem(cert.pem().as_bytes())?);
+    /// # Ok::<(), lxd_transport::Error>(())
+    /// ```
     pub fn of_der(der: &[u8]) -> Fingerprint {
         let digest = ring::digest::digest(&ring::digest::SHA256, der);
         let mut out = [0u8; 32];
@@ -75,6 +86,14 @@ impl Fingerprint {
     }
 
     /// The raw 32 bytes.
+    ///
+    /// ```
+    /// use lxd_transport::Fingerprint;
+    /// let fp: Fingerprint = "4f:1c".repeat(16).parse()?;
+    /// assert_eq!(fp.as_bytes().len(), 32);
+    /// assert_eq!(fp.as_bytes()[..2], [0x4f, 0x1c]);
+    /// # Ok::<(), lxd_transport::Error>(())
+    /// ```
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -159,11 +178,34 @@ impl ClientIdentity {
     }
 
     /// The SHA-256 fingerprint of the client certificate (what LXD lists in its trust store).
+    ///
+    /// ```
+    /// use lxd_transport::{ClientIdentity, Fingerprint};
+    /// # let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+    /// # let cert = rcgen::CertificateParams::new(vec!["ci".into()]).unwrap().self_signed(&key).unwrap();
+    /// # let (cert_pem, key_pem) = (cert.pem(), key.serialize_pem());
+    /// let id = ClientIdentity::from_pem(cert_pem.as_bytes(), key_pem.as_bytes())?;
+    /// // What `lxc config trust list` shows for this client once it is trusted.
+    /// assert_eq!(id.fingerprint(), Fingerprint::of_pem(cert_pem.as_bytes())?);
+    /// assert_eq!(id.fingerprint().to_string().len(), 64);
+    /// # Ok::<(), lxd_transport::Error>(())
+    /// ```
     pub fn fingerprint(&self) -> Fingerprint {
         Fingerprint::of_der(&self.chain[0])
     }
 
     /// The client certificate in DER form (what `POST /1.0/certificates` takes, base64'd).
+    ///
+    /// ```
+    /// use lxd_transport::{ClientIdentity, Fingerprint};
+    /// # let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+    /// # let cert = rcgen::CertificateParams::new(vec!["ci".into()]).unwrap().self_signed(&key).unwrap();
+    /// # let (cert_pem, key_pem) = (cert.pem(), key.serialize_pem());
+    /// let id = ClientIdentity::from_pem(cert_pem.as_bytes(), key_pem.as_bytes())?;
+    /// let der = id.certificate_der(); // base64 it into `certificate` of POST /1.0/certificates
+    /// assert_eq!(Fingerprint::of_der(der), id.fingerprint());
+    /// # Ok::<(), lxd_transport::Error>(())
+    /// ```
     pub fn certificate_der(&self) -> &[u8] {
         &self.chain[0]
     }
@@ -217,12 +259,33 @@ pub enum ServerTrust {
 
 impl ServerTrust {
     /// Pins the certificate given in PEM form (for example LXD's `server.crt`).
+    ///
+    /// ```
+    /// use lxd_transport::ServerTrust;
+    /// # let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+    /// # let cert = rcgen::CertificateParams::new(vec!["lxd".into()]).unwrap().self_signed(&key).unwrap();
+    /// # let server_crt = cert.pem();
+    /// // `server_crt`: the contents of /var/snap/lxd/common/lxd/server.crt on the host.
+    /// let trust = ServerTrust::pinned_pem(server_crt.as_bytes())?;
+    /// assert!(matches!(trust, ServerTrust::PinnedCertificate(ref der) if der == cert.der().as_ref()));
+    /// assert!(ServerTrust::pinned_pem(b"not PEM").is_err());
+    /// # Ok::<(), lxd_transport::Error>(())
+    /// ```
     pub fn pinned_pem(pem: &[u8]) -> Result<ServerTrust> {
         let der = parse_certificates(pem, "certificate")?.swap_remove(0);
         Ok(ServerTrust::PinnedCertificate(der.as_ref().to_vec()))
     }
 
     /// Pins a fingerprint given as hex text.
+    ///
+    /// ```
+    /// use lxd_transport::ServerTrust;
+    /// // As `lxc info | grep fingerprint` prints it on the server.
+    /// let trust = ServerTrust::pinned_fingerprint(&"4F:1C".repeat(16))?;
+    /// assert!(matches!(trust, ServerTrust::Pinned(fp) if fp.to_string() == "4f1c".repeat(16)));
+    /// assert!(ServerTrust::pinned_fingerprint("4f1c").is_err());
+    /// # Ok::<(), lxd_transport::Error>(())
+    /// ```
     pub fn pinned_fingerprint(hex: &str) -> Result<ServerTrust> {
         Ok(ServerTrust::Pinned(Fingerprint::parse(hex)?))
     }

@@ -109,18 +109,57 @@ enum Target {
 
 impl TransportBuilder {
     /// Presents this client certificate (HTTPS only).
+    ///
+    /// ```
+    /// use lxd_transport::{ClientIdentity, ServerTrust, Transport};
+    /// # let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+    /// # let cert = rcgen::CertificateParams::new(vec!["ci".into()]).unwrap().self_signed(&key).unwrap();
+    /// # let (cert_pem, key_pem) = (cert.pem(), key.serialize_pem());
+    /// // LXD's client.crt and client.key (for example from ~/snap/lxd/common/config/).
+    /// let id = ClientIdentity::from_pem(cert_pem.as_bytes(), key_pem.as_bytes())?;
+    /// let t = Transport::https_builder("10.0.0.5")
+    ///     .client_identity(id)
+    ///     .server_trust(ServerTrust::pinned_fingerprint(&"4f".repeat(32))?)
+    ///     .build()?;
+    /// # let _ = t;
+    /// # Ok::<(), lxd_transport::Error>(())
+    /// ```
     pub fn client_identity(mut self, identity: ClientIdentity) -> Self {
         self.identity = Some(identity);
         self
     }
 
     /// Decides how the server is trusted (HTTPS only). Default: the system roots.
+    ///
+    /// ```
+    /// use lxd_transport::{ServerTrust, Transport};
+    /// # let ca_pem = rcgen::CertificateParams::new(vec!["ca".into()]).unwrap()
+    /// #     .self_signed(&rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap()).unwrap().pem();
+    /// // A cluster whose certificates are signed by our own CA (names must match).
+    /// let t = Transport::https_builder("lxd.example.com")
+    ///     .server_trust(ServerTrust::CaCertificates(vec![ca_pem.into_bytes()]))
+    ///     .build()?;
+    /// assert_eq!(t.endpoint().to_string(), "https://lxd.example.com:8443");
+    /// # Ok::<(), lxd_transport::Error>(())
+    /// ```
     pub fn server_trust(mut self, trust: ServerTrust) -> Self {
         self.trust = trust;
         self
     }
 
     /// Limits how long connecting may take. Default: no limit beyond the OS's.
+    ///
+    /// ```
+    /// use lxd_transport::{ServerTrust, Transport};
+    /// use std::time::Duration;
+    /// // Fail fast when a cluster member is down instead of waiting for the OS's TCP timeout.
+    /// let t = Transport::https_builder("10.0.0.7:8443")
+    ///     .server_trust(ServerTrust::pinned_fingerprint(&"4f".repeat(32))?)
+    ///     .connect_timeout(Duration::from_secs(3))
+    ///     .build()?;
+    /// # let _ = t;
+    /// # Ok::<(), lxd_transport::Error>(())
+    /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
         self
@@ -128,12 +167,32 @@ impl TransportBuilder {
 
     /// Limits every request that does not choose its own [`Timeout`]. Long waits (operation
     /// waits, event streams, websockets, transfers) are not limited by this. Default: none.
+    ///
+    /// ```
+    /// use lxd_transport::{ServerTrust, Transport};
+    /// use std::time::Duration;
+    /// let t = Transport::https_builder("10.0.0.5")
+    ///     .server_trust(ServerTrust::pinned_fingerprint(&"4f".repeat(32))?)
+    ///     .timeout(Duration::from_secs(30))
+    ///     .build()?;
+    /// assert_eq!(t.timeout(), Some(Duration::from_secs(30)));
+    /// # Ok::<(), lxd_transport::Error>(())
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
 
     /// Sets the User-Agent header.
+    ///
+    /// ```
+    /// use lxd_transport::Transport;
+    /// let builder = Transport::https_builder("10.0.0.5").user_agent("fleet-manager/2.1");
+    /// # let _ = builder;
+    /// // A value that cannot be a header is refused when building.
+    /// let err = Transport::https_builder("10.0.0.5").user_agent("bad\nagent").build().unwrap_err();
+    /// assert!(err.to_string().contains("user agent"));
+    /// ```
     pub fn user_agent(mut self, agent: impl Into<String>) -> Self {
         self.user_agent = agent.into();
         self
@@ -165,6 +224,18 @@ impl TransportBuilder {
     /// 5.0's unix socket stalls every later connection while an idle, never-used one is open,
     /// so connections are made only for the request that uses them, and unix-socket
     /// connections are not kept idle (HTTPS connections are kept alive and reused).
+    ///
+    /// ```
+    /// use lxd_transport::{Endpoint, ServerTrust, Transport};
+    /// // Nothing is dialled yet: a daemon that is down only shows up on the first request.
+    /// let t = Transport::https_builder("10.0.0.5")
+    ///     .server_trust(ServerTrust::pinned_fingerprint(&"4f".repeat(32))?)
+    ///     .build()?;
+    /// assert!(matches!(t.endpoint(), Endpoint::Https(url) if url.port() == Some(8443)));
+    /// // What can be checked without the network is: a bad address, a missing socket, ...
+    /// assert!(Transport::https_builder("http://10.0.0.5").build().is_err());
+    /// # Ok::<(), lxd_transport::Error>(())
+    /// ```
     pub fn build(self) -> Result<Transport> {
         let agent = HeaderValue::from_str(&self.user_agent)
             .map_err(|_| Error::InvalidRequest(format!("bad user agent {:?}", self.user_agent)))?;
@@ -254,11 +325,36 @@ impl fmt::Debug for Transport {
 
 impl Transport {
     /// A unix-socket transport: `path` if given (it must exist), else the discovered socket.
+    ///
+    /// ```
+    /// use lxd_transport::{Endpoint, Transport};
+    /// # let dir = std::env::temp_dir().join(format!("lxd-transport-doc-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # let socket = dir.join("unix.socket");
+    /// # let _ = std::fs::remove_file(&socket);
+    /// # let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    /// // `socket`: for example "/var/snap/lxd/common/lxd/unix.socket".
+    /// let t = Transport::unix_builder(Some(socket.as_path())).build()?;
+    /// assert_eq!(t.endpoint(), &Endpoint::Unix(socket.clone()));
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), lxd_transport::Error>(())
+    /// ```
     pub fn unix_builder(path: Option<&Path>) -> TransportBuilder {
         Self::builder(Target::Unix(path.map(Path::to_path_buf)))
     }
 
     /// An HTTPS transport to `address` (`https://host:port`, `host:port` or `host`).
+    ///
+    /// ```
+    /// use lxd_transport::{ServerTrust, Transport};
+    /// for address in ["10.0.0.5", "10.0.0.5:8443", "https://10.0.0.5:8443"] {
+    ///     let t = Transport::https_builder(address)
+    ///         .server_trust(ServerTrust::pinned_fingerprint(&"4f".repeat(32))?)
+    ///         .build()?;
+    ///     assert_eq!(t.endpoint().to_string(), "https://10.0.0.5:8443");
+    /// }
+    /// # Ok::<(), lxd_transport::Error>(())
+    /// ```
     pub fn https_builder(address: impl Into<String>) -> TransportBuilder {
         Self::builder(Target::Https(address.into()))
     }
@@ -277,11 +373,30 @@ impl Transport {
     }
 
     /// Where this transport goes.
+    ///
+    /// ```
+    /// use lxd_transport::{Endpoint, ServerTrust, Transport};
+    /// let t = Transport::https_builder("[fd42::5]:9443")
+    ///     .server_trust(ServerTrust::pinned_fingerprint(&"4f".repeat(32))?)
+    ///     .build()?;
+    /// assert!(matches!(t.endpoint(), Endpoint::Https(url) if url.port() == Some(9443)));
+    /// assert_eq!(t.endpoint().to_string(), "https://[fd42::5]:9443");
+    /// # Ok::<(), lxd_transport::Error>(())
+    /// ```
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
 
     /// The configured request timeout.
+    ///
+    /// ```
+    /// use lxd_transport::{ServerTrust, Transport};
+    /// let t = Transport::https_builder("10.0.0.5")
+    ///     .server_trust(ServerTrust::pinned_fingerprint(&"4f".repeat(32))?)
+    ///     .build()?;
+    /// assert_eq!(t.timeout(), None); // no limit unless the builder set one
+    /// # Ok::<(), lxd_transport::Error>(())
+    /// ```
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout
     }
@@ -302,6 +417,17 @@ impl Transport {
 
     /// Sends a request and returns the response once its head has arrived; the body is read
     /// by the caller (whole or streamed).
+    ///
+    /// ```no_run
+    /// use lxd_transport::{Request, Transport, http::Method};
+    /// # async fn demo(t: Transport) -> Result<(), lxd_transport::Error> {
+    /// let create = Request::new(Method::POST, "/1.0/profiles")
+    ///     .json(br#"{"name":"web","config":{"limits.cpu":"2"}}"#.to_vec());
+    /// let resp = t.send(create).await?;
+    /// // LXD's own errors (409 if "web" exists) are a successful exchange: check the status.
+    /// println!("{} {}", resp.status(), String::from_utf8_lossy(&resp.bytes().await?));
+    /// # Ok(()) }
+    /// ```
     pub async fn send(&self, request: Request) -> Result<Response> {
         request.check()?;
         let url = self.url(&request);
