@@ -72,11 +72,29 @@ impl Client {
     /// `INCUS_SOCKET`, `$LXD_DIR/unix.socket`, `$INCUS_DIR/unix.socket`, the snap path,
     /// `/var/lib/lxd/unix.socket`, then Incus's usual paths (see
     /// [`lxd_transport::socket_candidates`]). Nothing is sent until the first call.
+    ///
+    /// ```no_run
+    /// let client = lxd_client::Client::local()?;
+    /// println!("talking to {}", client.endpoint()); // unix:/var/snap/lxd/common/lxd/unix.socket
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn local() -> Result<Client> {
         ClientBuilder::local().build()
     }
 
     /// Connects to the LXD unix socket at `path`.
+    ///
+    /// ```
+    /// # let server = lxd_testkit::TestServer::builder().start_blocking().unwrap();
+    /// # let socket = server.socket_path();
+    /// // `socket`: "/var/lib/lxd/unix.socket", a forwarded socket, a test server's socket, ...
+    /// let client = lxd_client::Client::unix(socket)?;
+    /// assert!(matches!(client.endpoint(), lxd_client::transport::Endpoint::Unix(_)));
+    /// // A socket that is not there is refused when the client is built.
+    /// let err = lxd_client::Client::unix("/run/no-such-lxd/unix.socket").unwrap_err();
+    /// assert!(err.is_connect());
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn unix(path: impl AsRef<Path>) -> Result<Client> {
         ClientBuilder::unix(path).build()
     }
@@ -101,6 +119,14 @@ impl Client {
     /// `LXD_CLIENT_CERT` and `LXD_CLIENT_KEY` (PEM files) and `LXD_SERVER_CERT` (PEM file) or
     /// `LXD_SERVER_FINGERPRINT`; without `LXD_URL`, the local unix socket (`LXD_SOCKET`,
     /// `LXD_DIR`, ...). `LXD_PROJECT` sets the project.
+    ///
+    /// ```no_run
+    /// // LXD_URL=https://10.0.0.5:8443 LXD_SERVER_CERT=/etc/ci/lxd-server.crt LXD_PROJECT=ci
+    /// // LXD_CLIENT_CERT=/etc/ci/client.crt LXD_CLIENT_KEY=/etc/ci/client.key
+    /// let client = lxd_client::Client::from_env()?;
+    /// println!("{} (project {:?})", client.endpoint(), client.project());
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn from_env() -> Result<Client> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let read = |k: &str, path: String| {
@@ -141,16 +167,45 @@ impl Client {
     }
 
     /// Where this client goes.
+    ///
+    /// ```
+    /// use lxd_client::transport::Endpoint;
+    /// # let client = lxd_client::Client::https("10.0.0.5").server_fingerprint("6c1fb9c17d558b98e968d3684d212d6fc8793c05cc50dda4c6db793511a79d96").build()?;
+    /// match client.endpoint() {
+    ///     Endpoint::Unix(path) => println!("local socket {}", path.display()),
+    ///     Endpoint::Https(url) => println!("remote server {url}"),
+    ///     other => println!("{other}"),
+    /// }
+    /// assert_eq!(client.endpoint().to_string(), "https://10.0.0.5:8443");
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn endpoint(&self) -> &Endpoint {
         self.shared.transport.endpoint()
     }
 
     /// The transport underneath, for callers who drive bytes themselves.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::transport::{Request, http::Method};
+    /// // The reply as LXD sent it, envelope and all (the client's project is not added here).
+    /// let response = client.transport().send(Request::new(Method::GET, "/1.0")).await?;
+    /// println!("{} {}", response.status(), String::from_utf8_lossy(&response.bytes().await?));
+    /// # Ok(()) }
+    /// ```
     pub fn transport(&self) -> &Transport {
         &self.shared.transport
     }
 
     /// The project every request is scoped to, if one was chosen (else the server's default).
+    ///
+    /// ```
+    /// # let server = lxd_testkit::TestServer::builder().start_blocking().unwrap();
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// assert_eq!(client.project(), None); // the server's `default` project
+    /// assert_eq!(client.with_project("ci")?.project(), Some("ci"));
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn project(&self) -> Option<&str> {
         self.project.as_deref()
     }
@@ -588,16 +643,42 @@ impl ClientBuilder {
     }
 
     /// The local unix socket, discovered.
+    ///
+    /// ```no_run
+    /// let client = lxd_client::ClientBuilder::local()
+    ///     .user_agent("nightly-cleanup/1.0")
+    ///     .timeout(std::time::Duration::from_secs(10))
+    ///     .build()?;
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn local() -> ClientBuilder {
         Self::new(BuilderTarget::Unix(None))
     }
 
     /// The unix socket at `path`.
+    ///
+    /// ```no_run
+    /// // A non-snap LXD:
+    /// let client = lxd_client::ClientBuilder::unix("/var/lib/lxd/unix.socket")
+    ///     .project("ci")
+    ///     .build()?;
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn unix(path: impl AsRef<Path>) -> ClientBuilder {
         Self::new(BuilderTarget::Unix(Some(path.as_ref().to_path_buf())))
     }
 
     /// HTTPS to `address`.
+    ///
+    /// ```
+    /// let client = lxd_client::ClientBuilder::https("[fd42::5]") // port 8443 when none is given
+    ///     .server_fingerprint("6c1fb9c17d558b98e968d3684d212d6fc8793c05cc50dda4c6db793511a79d96")
+    ///     .build()?;
+    /// assert_eq!(client.endpoint().to_string(), "https://[fd42::5]:8443");
+    /// // LXD speaks only HTTPS on the network: plain HTTP is refused.
+    /// assert!(lxd_client::ClientBuilder::https("http://10.0.0.5").build().is_err());
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn https(address: impl Into<String>) -> ClientBuilder {
         Self::new(BuilderTarget::Https(address.into()))
     }
@@ -611,6 +692,20 @@ impl ClientBuilder {
     }
 
     /// Presents this client certificate and key (PEM; LXD's ECDSA keys included).
+    ///
+    /// ```
+    /// # let generated = lxd_testkit::ClientCertificate::generate("ci").unwrap();
+    /// # let (cert, key) = (generated.certificate_pem.as_bytes(), generated.key_pem.as_bytes());
+    /// // `cert`, `key`: e.g. the contents of ~/.config/lxc/client.crt and client.key
+    /// let client = lxd_client::Client::https("10.0.0.5:8443")
+    ///     .client_certificate_pem(cert, key)
+    ///     .server_fingerprint("6c1fb9c17d558b98e968d3684d212d6fc8793c05cc50dda4c6db793511a79d96")
+    ///     .build()?;
+    /// // A certificate or key that does not parse is reported by `build`.
+    /// let bad = lxd_client::Client::https("10.0.0.5:8443").client_certificate_pem(b"junk", key);
+    /// assert!(bad.build().is_err());
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn client_certificate_pem(mut self, cert: &[u8], key: &[u8]) -> Self {
         match ClientIdentity::from_pem(cert, key) {
             Ok(id) => self.identity = Some(id),
@@ -620,6 +715,20 @@ impl ClientBuilder {
     }
 
     /// Presents this client identity.
+    ///
+    /// ```
+    /// use lxd_client::transport::ClientIdentity;
+    /// # let generated = lxd_testkit::ClientCertificate::generate("ci").unwrap();
+    /// # let (cert, key) = (generated.certificate_pem.as_bytes(), generated.key_pem.as_bytes());
+    /// let identity = ClientIdentity::from_pem(cert, key)?; // parsed once, reused for every server
+    /// println!("trust this client: {}", identity.fingerprint());
+    /// let client = lxd_client::Client::https("10.0.0.5:8443")
+    ///     .client_identity(identity.clone())
+    ///     .server_fingerprint("6c1fb9c17d558b98e968d3684d212d6fc8793c05cc50dda4c6db793511a79d96")
+    ///     .build()?;
+    /// assert_eq!(identity.fingerprint().to_string(), generated.fingerprint);
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn client_identity(mut self, identity: ClientIdentity) -> Self {
         self.identity = Some(identity);
         self
@@ -627,6 +736,20 @@ impl ClientBuilder {
 
     /// Trusts exactly this server certificate (PEM), whatever its names: LXD's self-signed
     /// `server.crt`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::builder().https().start().await?;
+    /// # let url = server.https_url().unwrap();
+    /// # let server_crt = server.certificate_pem().as_bytes();
+    /// // `server_crt`: the server's /var/snap/lxd/common/lxd/server.crt, copied over
+    /// let client = lxd_client::Client::https(url)
+    ///     .server_certificate_pem(server_crt)
+    ///     .build()?;
+    /// assert!(!client.trusted().await?); // connected; not trusted until `authenticate`
+    /// # Ok(()) }
+    /// ```
     pub fn server_certificate_pem(mut self, pem: &[u8]) -> Self {
         match ServerTrust::pinned_pem(pem) {
             Ok(t) => self.trust = Some(t),
@@ -636,6 +759,20 @@ impl ClientBuilder {
     }
 
     /// Trusts exactly the server certificate with this SHA-256 fingerprint (hex).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::builder().https().start().await?;
+    /// # let url = server.https_url().unwrap();
+    /// # let fingerprint = server.certificate_fingerprint();
+    /// // `fingerprint`: as `lxc info` prints it on the server (`certificate_fingerprint`)
+    /// let client = lxd_client::Client::https(url)
+    ///     .server_fingerprint(fingerprint)
+    ///     .build()?;
+    /// assert!(!client.trusted().await?); // connected; not trusted until `authenticate`
+    /// # Ok(()) }
+    /// ```
     pub fn server_fingerprint(mut self, hex: &str) -> Self {
         match ServerTrust::pinned_fingerprint(hex) {
             Ok(t) => self.trust = Some(t),
@@ -645,6 +782,16 @@ impl ClientBuilder {
     }
 
     /// Chooses how the server is trusted (CA certificates, system roots, ...).
+    ///
+    /// ```no_run
+    /// use lxd_client::transport::ServerTrust;
+    /// // A cluster whose certificates are signed by your own CA (names must match the address).
+    /// let ca = std::fs::read("/etc/pki/lxd/ca.crt").expect("the CA certificate");
+    /// let client = lxd_client::Client::https("lxd1.example.net")
+    ///     .server_trust(ServerTrust::CaCertificates(vec![ca]))
+    ///     .build()?;
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn server_trust(mut self, trust: ServerTrust) -> Self {
         self.trust = Some(trust);
         self
@@ -652,12 +799,33 @@ impl ClientBuilder {
 
     /// Accepts ANY server certificate. Anyone between client and server can then read and
     /// change everything. Only for throwaway test setups.
+    ///
+    /// ```
+    /// // A throwaway CI VM whose certificate is new on every boot; never for a real server.
+    /// let client = lxd_client::Client::https("192.0.2.10:8443")
+    ///     .danger_accept_any_server_certificate()
+    ///     .build()?;
+    /// assert_eq!(client.endpoint().to_string(), "https://192.0.2.10:8443");
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn danger_accept_any_server_certificate(mut self) -> Self {
         self.trust = Some(ServerTrust::DangerAcceptAnyCertificate);
         self
     }
 
     /// Scopes every request to this project.
+    ///
+    /// ```
+    /// let client = lxd_client::Client::https("10.0.0.5:8443")
+    ///     .server_fingerprint("6c1fb9c17d558b98e968d3684d212d6fc8793c05cc50dda4c6db793511a79d96")
+    ///     .project("team-a")
+    ///     .build()?;
+    /// assert_eq!(client.project(), Some("team-a")); // every request carries ?project=team-a
+    /// // A name LXD would refuse is reported by `build`, before anything is sent.
+    /// let err = lxd_client::Client::https("10.0.0.5:8443").project("team a").build().unwrap_err();
+    /// assert!(err.is_invalid_input());
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn project(mut self, project: impl Into<String>) -> Self {
         let project = project.into();
         if let Err(e) = validate_project_name(&project)
@@ -670,18 +838,52 @@ impl ClientBuilder {
     }
 
     /// Limits ordinary requests (not operation waits, event streams or transfers).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let client = lxd_client::Client::https("10.0.0.5:8443")
+    ///     .server_fingerprint("6c1fb9c17d558b98e968d3684d212d6fc8793c05cc50dda4c6db793511a79d96")
+    ///     .timeout(Duration::from_secs(30))
+    ///     .build()?;
+    /// assert_eq!(client.transport().timeout(), Some(Duration::from_secs(30)));
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
 
     /// Limits connecting.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), lxd_client::Error> {
+    /// let client = lxd_client::Client::https("10.0.0.5")
+    ///     .server_certificate_pem(&std::fs::read("10.0.0.5.crt").expect("pinned certificate"))
+    ///     .connect_timeout(std::time::Duration::from_secs(2))
+    ///     .build()?;
+    /// if let Err(e) = client.server().await && (e.is_connect() || e.is_timeout()) {
+    ///     println!("10.0.0.5 is down (no connection within 2 s)");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
         self
     }
 
     /// Sets the User-Agent.
+    ///
+    /// ```
+    /// let client = lxd_client::Client::https("10.0.0.5:8443")
+    ///     .server_fingerprint("6c1fb9c17d558b98e968d3684d212d6fc8793c05cc50dda4c6db793511a79d96")
+    ///     .user_agent("nightly-backup/2.1") // the default is lxd-rs/<version>
+    ///     .build()?;
+    /// // Not a valid header value: refused by `build`.
+    /// let bad = lxd_client::Client::https("10.0.0.5:8443").server_fingerprint("6c1fb9c17d558b98e968d3684d212d6fc8793c05cc50dda4c6db793511a79d96");
+    /// let err = bad.user_agent("backup\n2.1").build().unwrap_err();
+    /// assert!(err.to_string().contains("user agent"), "{err}");
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn user_agent(mut self, agent: impl Into<String>) -> Self {
         self.user_agent = Some(agent.into());
         self
@@ -709,6 +911,15 @@ impl ClientBuilder {
     }
 
     /// Checks every input and builds the client. Nothing is sent yet.
+    ///
+    /// ```
+    /// // Certificates are for HTTPS: given for a unix socket they are refused, not ignored.
+    /// let err = lxd_client::ClientBuilder::unix("/var/snap/lxd/common/lxd/unix.socket")
+    ///     .danger_accept_any_server_certificate()
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(err.is_invalid_input());
+    /// ```
     pub fn build(self) -> Result<Client> {
         if let Some(e) = self.error {
             return Err(e);

@@ -124,6 +124,17 @@ pub struct ConsoleBuilder {
 
 impl ConsoleBuilder {
     /// The terminal's initial size.
+    ///
+    /// Sets `width` and `height` of the console request.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let console = client.instances().console("vm1").window_size(120, 40).attach().await?;
+    /// # drop(console);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_console_post)
     pub fn window_size(mut self, width: u32, height: u32) -> Self {
         self.request.width = width;
         self.request.height = height;
@@ -270,11 +281,35 @@ impl fmt::Debug for ConsoleSession {
 
 impl ConsoleSession {
     /// The id of the console operation.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let console = client.instances().console("web").attach().await?;
+    /// let op = client.operations().get(console.operation_id()).await?;
+    /// println!("{}: {}", op.info().description, op.info().status);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_get)
     pub fn operation_id(&self) -> &str {
         &self.operation_id
     }
 
     /// The console's terminal (once): read what the instance writes, write what it reads.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use tokio::io::AsyncReadExt;
+    /// let mut console = client.instances().console("web").attach().await?;
+    /// let mut terminal = console.take_terminal().expect("taken once");
+    /// assert!(console.take_terminal().is_none());
+    /// let mut buf = [0u8; 4096];
+    /// let n = terminal.read(&mut buf).await?;
+    /// print!("{}", String::from_utf8_lossy(&buf[..n]));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_websocket_get) (channel `0`)
     pub fn take_terminal(&mut self) -> Option<ExecPty> {
         self.terminal.take()
     }

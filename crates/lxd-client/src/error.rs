@@ -148,6 +148,18 @@ impl Error {
     }
 
     /// LXD's HTTP status for an API error.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// let err = client.instances().get("ghost").await.unwrap_err();
+    /// assert_eq!(err.status(), Some(404));
+    /// // Errors that are not LXD's answer have no status.
+    /// assert_eq!(lxd_client::Client::unix("/run/no-such-lxd.socket").unwrap_err().status(), None);
+    /// # Ok(()) }
+    /// ```
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Api { status, .. } => Some(*status),
@@ -156,6 +168,21 @@ impl Error {
     }
 
     /// LXD's own message, for API errors and failed or cancelled operations.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_testkit::{Fault, FaultRule};
+    /// # let offline = Fault::Error { status: 503, message: "Cluster member is offline".into() };
+    /// # server.faults().add(FaultRule::new(offline).path("/1.0/instances").times(1));
+    /// let err = client.instances().list_names().await.unwrap_err();
+    /// assert_eq!(err.lxd_message(), Some("Cluster member is offline"));
+    /// // The whole error also says which request failed:
+    /// assert!(err.to_string().starts_with("LXD refused GET /1.0/instances"));
+    /// # Ok(()) }
+    /// ```
     pub fn lxd_message(&self) -> Option<&str> {
         match self {
             Error::Api { message, .. }
@@ -166,77 +193,291 @@ impl Error {
     }
 
     /// 404: the object does not exist.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// use lxd_client::proto::ProfilesPost;
+    /// let profiles = client.profiles();
+    /// match profiles.get("ci").await {
+    ///     Err(e) if e.is_not_found() => profiles.create(&ProfilesPost { name: "ci".into(), ..Default::default() }).await?,
+    ///     other => drop(other?),
+    /// }
+    /// assert!(profiles.exists("ci").await?);
+    /// # Ok(()) }
+    /// ```
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)
     }
 
     /// 409: the object already exists, or the change conflicts.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// use lxd_client::proto::ProfilesPost;
+    /// let request = ProfilesPost { name: "ci".into(), ..Default::default() };
+    /// client.profiles().create(&request).await?;
+    /// let again = client.profiles().create(&request).await.unwrap_err();
+    /// assert!(again.is_conflict()); // already there: fine for an idempotent setup script
+    /// # Ok(()) }
+    /// ```
     pub fn is_conflict(&self) -> bool {
         self.status() == Some(409)
     }
 
     /// 403: the client is not allowed (often: not trusted).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::builder().https().start().await?;
+    /// # let url = server.https_url().unwrap();
+    /// # let generated = lxd_testkit::ClientCertificate::generate("ci")?;
+    /// # let client = lxd_client::Client::https(url)
+    /// #     .client_certificate_pem(generated.certificate_pem.as_bytes(), generated.key_pem.as_bytes())
+    /// #     .server_certificate_pem(server.certificate_pem().as_bytes())
+    /// #     .build()?;
+    /// // `client` presents a certificate the server does not trust (yet).
+    /// let err = client.instances().list_names().await.unwrap_err();
+    /// assert!(err.is_forbidden()); // `client.authenticate(token)` first
+    /// # Ok(()) }
+    /// ```
     pub fn is_forbidden(&self) -> bool {
         self.status() == Some(403)
     }
 
     /// 401: not authenticated.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_testkit::{Fault, FaultRule};
+    /// # let fault = Fault::Error { status: 401, message: "Unauthorized".into() };
+    /// # server.faults().add(FaultRule::new(fault).times(1));
+    /// // E.g. an authenticating proxy in front of LXD that wants credentials:
+    /// let err = client.instances().list_names().await.unwrap_err();
+    /// assert!(err.is_unauthorized());
+    /// # Ok(()) }
+    /// ```
     pub fn is_unauthorized(&self) -> bool {
         self.status() == Some(401)
     }
 
     /// 412: the ETag given with a change no longer matches: someone changed the object.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// let profiles = client.profiles();
+    /// let seen = profiles.get_with_etag("default").await?;
+    /// let mut put = seen.writable();
+    /// put.description = "edited by us".into();
+    /// // Someone else changes the profile meanwhile...
+    /// profiles.patch("default", &serde_json::json!({"description": "edited by them"}), None).await?;
+    /// let err = profiles.update("default", &put, seen.etag.as_ref()).await.unwrap_err();
+    /// assert!(err.is_precondition_failed()); // read it again, reapply the change
+    /// # Ok(()) }
+    /// ```
     pub fn is_precondition_failed(&self) -> bool {
         self.status() == Some(412)
     }
 
     /// 400: LXD judged the request invalid.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_client::proto::{InstanceSource, InstancesPost, ProfilesPost};
+    /// # client.profiles().create(&ProfilesPost { name: "small".into(), ..Default::default() }).await?;
+    /// # let web = InstancesPost {
+    /// #     name: "web".into(),
+    /// #     source: InstanceSource::image_alias("busybox"),
+    /// #     profiles: Some(vec!["default".into(), "small".into()]),
+    /// #     ..Default::default()
+    /// # };
+    /// # client.instances().create(&web).await?.wait().await?;
+    /// // The instance `web` still uses the profile `small`:
+    /// let err = client.profiles().delete("small").await.unwrap_err();
+    /// assert!(err.is_bad_request());
+    /// println!("{}", err.lxd_message().unwrap_or_default()); // Profile is currently in use
+    /// # Ok(()) }
+    /// ```
     pub fn is_bad_request(&self) -> bool {
         self.status() == Some(400)
     }
 
     /// The daemon could not be reached at all (socket, refused, TLS).
+    ///
+    /// ```
+    /// match lxd_client::Client::unix("/var/snap/lxd/common/lxd/unix.socket") {
+    ///     Err(e) if e.is_connect() => eprintln!("is LXD installed and running? {e}"),
+    ///     Err(e) => return Err(e),
+    ///     Ok(client) => println!("found {}", client.endpoint()),
+    /// }
+    /// assert!(lxd_client::Client::unix("/run/no-such-lxd/unix.socket").unwrap_err().is_connect());
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn is_connect(&self) -> bool {
         matches!(self, Error::Transport(t) if t.is_connect())
     }
 
     /// A TLS failure (server certificate not verified, pin mismatch).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::builder().https().start().await?;
+    /// # let url = server.https_url().unwrap();
+    /// // Pinned to the certificate the server had before it was reinstalled:
+    /// let client = lxd_client::Client::https(url)
+    ///     .server_fingerprint("6c1fb9c17d558b98e968d3684d212d6fc8793c05cc50dda4c6db793511a79d96")
+    ///     .build()?;
+    /// let err = client.server().await.unwrap_err();
+    /// assert!(err.is_tls() && err.is_connect());
+    /// # Ok(()) }
+    /// ```
     pub fn is_tls(&self) -> bool {
         matches!(self, Error::Transport(t) if t.is_tls())
     }
 
     /// A timeout ran out: the caller's transport timeout, or an operation wait's deadline.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_testkit::{Fault, FaultRule};
+    /// # use std::time::Duration;
+    /// # server.faults().add(FaultRule::new(Fault::Latency(Duration::from_secs(2))).path("/1.0/instances"));
+    /// # let client = lxd_client::ClientBuilder::unix(server.socket_path()).timeout(Duration::from_millis(100)).build()?;
+    /// // `client` was built with `.timeout(Duration::from_millis(100))`, and the server is slow:
+    /// let err = client.instances().list_names().await.unwrap_err();
+    /// assert!(err.is_timeout());
+    /// # Ok(()) }
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::OperationTimeout { .. })
             || matches!(self, Error::Transport(t) if t.is_timeout())
     }
 
     /// The server lacks an API extension.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// // LXD 5.0 cannot change the owner of an existing file while writing it.
+    /// let err = client.require_api_extension("instances_files_modify_permissions").await.unwrap_err();
+    /// assert!(err.is_missing_extension()); // there: delete the file, then push it anew
+    /// # Ok(()) }
+    /// ```
     pub fn is_missing_extension(&self) -> bool {
         matches!(self, Error::MissingExtension { .. })
     }
 
     /// The server sent something malformed.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_testkit::{Fault, FaultRule};
+    /// # server.faults().add(FaultRule::new(Fault::MalformedJson).path("/1.0/profiles").times(1));
+    /// // Something that is not LXD (a misconfigured proxy) answered:
+    /// let err = client.profiles().list_names().await.unwrap_err();
+    /// assert!(err.is_malformed());
+    /// # Ok(()) }
+    /// ```
     pub fn is_malformed(&self) -> bool {
         matches!(self, Error::Malformed { .. })
     }
 
     /// An operation failed.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_testkit::{Fault, FaultRule};
+    /// # let fault = Fault::FailOperation("Failed creating instance record: no space left on device".into());
+    /// # server.faults().add(FaultRule::new(fault).method("POST").path("/1.0/instances").times(1));
+    /// use lxd_client::proto::{InstanceSource, InstancesPost};
+    /// let request = InstancesPost { name: "c1".into(), source: InstanceSource::image_alias("busybox"), ..Default::default() };
+    /// let err = client.instances().create(&request).await?.wait().await.unwrap_err();
+    /// assert!(err.is_operation_failed());
+    /// assert!(err.lxd_message().unwrap().contains("no space left"));
+    /// # Ok(()) }
+    /// ```
     pub fn is_operation_failed(&self) -> bool {
         matches!(self, Error::OperationFailed { .. })
     }
 
     /// An operation was cancelled.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_testkit::{Fault, FaultRule};
+    /// # server.faults().add(FaultRule::new(Fault::StallOperation).method("POST").path("/1.0/instances").times(1));
+    /// use lxd_client::proto::{InstanceSource, InstancesPost};
+    /// let request = InstancesPost { name: "c1".into(), source: InstanceSource::image_alias("busybox"), ..Default::default() };
+    /// let creation = client.instances().create(&request).await?;
+    /// creation.cancel().await?;
+    /// assert!(creation.wait().await.unwrap_err().is_cancelled());
+    /// # Ok(()) }
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self, Error::OperationCancelled { .. })
     }
 
     /// A local file or stream could not be read or written.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_client::proto::{InstanceSource, InstancesPost};
+    /// # let web = InstancesPost { name: "web".into(), source: InstanceSource::image_alias("busybox"), ..Default::default() };
+    /// # client.instances().create(&web).await?.wait().await?;
+    /// let files = client.instances().files("web");
+    /// let err = files.get_to_path("/etc/hostname", "/no/such/dir/hostname").await.unwrap_err();
+    /// assert!(err.is_io()); // this machine's side failed, not LXD
+    /// # Ok(()) }
+    /// ```
     pub fn is_io(&self) -> bool {
         matches!(self, Error::Io { .. })
     }
 
     /// The caller's input was refused before any request.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// let files = client.instances().files("web");
+    /// let err = files.get_bytes("etc/hostname").await.unwrap_err();
+    /// assert!(err.is_invalid_input()); // paths in an instance are absolute; nothing was sent
+    /// # Ok(()) }
+    /// ```
     pub fn is_invalid_input(&self) -> bool {
         matches!(self, Error::InvalidInput { .. })
     }

@@ -26,11 +26,25 @@ pub struct ETag(String);
 
 impl ETag {
     /// An ETag from its header value (kept verbatim, quotes included).
+    ///
+    /// ```
+    /// use lxd_client::ETag;
+    /// // An ETag kept from an earlier read (in a file, a database, ...):
+    /// let stored = String::from("\"5cf1c8b3\"");
+    /// let etag = ETag::new(stored);
+    /// assert_eq!(etag, ETag::new("\"5cf1c8b3\""));
+    /// ```
     pub fn new(value: impl Into<String>) -> ETag {
         ETag(value.into())
     }
 
     /// The header value.
+    ///
+    /// ```
+    /// let etag = lxd_client::ETag::new("W/\"8cb40dbe\"");
+    /// assert_eq!(etag.as_str(), "W/\"8cb40dbe\""); // the weak prefix and quotes are kept
+    /// assert_eq!(etag.as_str(), etag.to_string());
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -70,6 +84,17 @@ pub struct Versioned<T> {
 
 impl<T> Versioned<T> {
     /// The object, without its version.
+    ///
+    /// ```
+    /// use lxd_client::proto::Profile;
+    /// use lxd_client::{ETag, Versioned};
+    /// let read = Versioned {
+    ///     value: Profile { name: "default".into(), ..Default::default() },
+    ///     etag: Some(ETag::new("\"1\"")),
+    /// };
+    /// let profile: Profile = read.into_inner();
+    /// assert_eq!(profile.name, "default");
+    /// ```
     pub fn into_inner(self) -> T {
         self.value
     }

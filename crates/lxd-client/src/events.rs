@@ -99,6 +99,23 @@ pub struct EventsBuilder {
 impl EventsBuilder {
     /// Receives only these types (`operation`, `logging`, `lifecycle`); by default all that
     /// the client may see (logging is for administrators). Adds to earlier calls.
+    ///
+    /// Sets the `type` query parameter of the events request.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::proto::EventType;
+    /// let events = client
+    ///     .events()
+    ///     .types([EventType::Lifecycle])
+    ///     .types([EventType::Operation, EventType::Lifecycle]) // adds, without duplicates
+    ///     .connect()
+    ///     .await?;
+    /// assert_eq!(events.types(), [EventType::Lifecycle, EventType::Operation]);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/events_get)
     pub fn types(mut self, types: impl IntoIterator<Item = EventType>) -> Self {
         for t in types {
             if !self.types.contains(&t) {
@@ -109,6 +126,19 @@ impl EventsBuilder {
     }
 
     /// Receives the events of `project` instead of the client's project.
+    ///
+    /// Sets the `project` query parameter of the events request.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let team = client.with_project("web-team")?;
+    /// // The `ci` project's events, whatever the client's project:
+    /// let events = team.events().project("ci").connect().await?;
+    /// assert_eq!(events.project(), Some("ci"));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/events_get)
     pub fn project(mut self, project: &str) -> Self {
         if let Err(e) = validate_project_name(project)
             && self.error.is_none()
@@ -120,6 +150,17 @@ impl EventsBuilder {
     }
 
     /// Receives the events of every project (`all-projects=true`).
+    ///
+    /// Sets the `all-projects` query parameter of the events request.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let events = client.events().all_projects().connect().await?;
+    /// assert_eq!(events.project(), None); // every project
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/events_get)
     pub fn all_projects(mut self) -> Self {
         self.scope = Scope::AllProjects;
         self
@@ -128,18 +169,60 @@ impl EventsBuilder {
     /// After the connection drops, connects again (with exponential backoff from 100 ms to
     /// 30 s, for as long as the stream is held) and yields [`EventItem::Reconnected`]: events
     /// of the gap are lost. Without it (the default), a drop ends the stream with an error.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use futures::StreamExt;
+    /// use lxd_client::EventItem;
+    /// let mut events = client.events().reconnect(true).connect().await?;
+    /// while let Some(item) = events.next().await {
+    ///     match item? {
+    ///         EventItem::Event(event) => println!("{:?}", event.event_type()),
+    ///         EventItem::Reconnected { reason } => println!("lost events ({reason}): resync"),
+    ///         _ => {}
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/events_get) (the connection opened again)
     pub fn reconnect(mut self, reconnect: bool) -> Self {
         self.reconnect = reconnect.then_some((BACKOFF_FIRST, BACKOFF_MAX));
         self
     }
 
     /// Reconnects with this backoff (first delay, doubling up to `max`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use std::time::Duration;
+    /// // Retry every second at first, then at most once a minute:
+    /// let events = client
+    ///     .events()
+    ///     .reconnect_backoff(Duration::from_secs(1), Duration::from_secs(60))
+    ///     .connect()
+    ///     .await?;
+    /// # drop(events);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/events_get) (the connection opened again)
     pub fn reconnect_backoff(mut self, first: Duration, max: Duration) -> Self {
         self.reconnect = Some((first.max(Duration::from_millis(1)), max.max(first)));
         self
     }
 
     /// How many events each consumer may fall behind before losing the oldest (default 1024).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// // A consumer that may fall far behind (it writes every event to a database):
+    /// let events = client.events().buffer(16_384).connect().await?;
+    /// # drop(events);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/events_get)
     pub fn buffer(mut self, events: usize) -> Self {
         self.buffer = events.max(1);
         self
@@ -434,6 +517,14 @@ pub enum EventItem {
 
 impl EventItem {
     /// The event, if this is one.
+    ///
+    /// ```
+    /// use lxd_client::EventItem;
+    /// use lxd_client::proto::Event;
+    /// let item = EventItem::Event(Event { project: "ci".into(), ..Default::default() });
+    /// assert_eq!(item.event().map(|e| e.project.as_str()), Some("ci"));
+    /// assert!(EventItem::Lagged { skipped: 3 }.event().is_none());
+    /// ```
     pub fn event(&self) -> Option<&Event> {
         match self {
             EventItem::Event(e) => Some(e),
@@ -442,6 +533,16 @@ impl EventItem {
     }
 
     /// The event, if this is one.
+    ///
+    /// ```
+    /// use lxd_client::EventItem;
+    /// use lxd_client::proto::{Event, EventPayload, EventType, LifecycleAction, LifecycleEvent};
+    /// let started = LifecycleEvent { action: LifecycleAction::InstanceStarted, ..Default::default() };
+    /// let item = EventItem::Event(Event { payload: EventPayload::Lifecycle(started), ..Default::default() });
+    /// let event = item.into_event().expect("an event");
+    /// assert_eq!(event.event_type(), EventType::Lifecycle);
+    /// assert!(EventItem::Reconnected { reason: "restart".into() }.into_event().is_none());
+    /// ```
     pub fn into_event(self) -> Option<Event> {
         match self {
             EventItem::Event(e) => Some(e),
@@ -450,6 +551,14 @@ impl EventItem {
     }
 
     /// Whether events may have been lost just before this item (a reconnection or a lag).
+    ///
+    /// ```
+    /// use lxd_client::EventItem;
+    /// use lxd_client::proto::Event;
+    /// assert!(EventItem::Reconnected { reason: "LXD restarted".into() }.is_gap());
+    /// assert!(EventItem::Lagged { skipped: 12 }.is_gap());
+    /// assert!(!EventItem::Event(Event::default()).is_gap());
+    /// ```
     pub fn is_gap(&self) -> bool {
         !matches!(self, EventItem::Event(_))
     }
@@ -541,11 +650,31 @@ impl EventStream {
     }
 
     /// The event types received (empty: every type the client may see).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let events = client.events().connect().await?;
+    /// assert!(events.types().is_empty()); // every type the client may see
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/events_get) (its `type` query parameter)
     pub fn types(&self) -> &[EventType] {
         &self.shared.types
     }
 
     /// The project whose events are received; `None` for all projects.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let events = client.with_project("ci")?.events().connect().await?;
+    /// assert_eq!(events.project(), Some("ci")); // the client's project by default
+    /// let events = client.events().connect().await?; // a client without a project
+    /// assert_eq!(events.project(), Some("default"));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/events_get) (its `project` query parameter)
     pub fn project(&self) -> Option<&str> {
         self.shared.project.as_deref()
     }

@@ -144,12 +144,44 @@ impl fmt::Debug for ExecBuilder {
 impl ExecBuilder {
     /// Sets an environment variable (over LXD's defaults and the instance's
     /// `environment.*` configuration).
+    ///
+    /// Sets `environment` of the exec request.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let out = client
+    ///     .instances()
+    ///     .exec("web", ["sh", "-c", "echo $APP_ENV"])
+    ///     .env("APP_ENV", "staging")
+    ///     .run()
+    ///     .await?;
+    /// assert_eq!(out.stdout_text(), "staging\n");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_exec_post)
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.request.environment.insert(key.into(), value.into());
         self
     }
 
     /// Sets several environment variables.
+    ///
+    /// Sets `environment` of the exec request.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let proxy = [("http_proxy", "http://proxy:3128"), ("https_proxy", "http://proxy:3128")];
+    /// let out = client
+    ///     .instances()
+    ///     .exec("web", ["apt-get", "update"])
+    ///     .envs(proxy)
+    ///     .run()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_exec_post)
     pub fn envs<I, K, V>(mut self, vars: I) -> Self
     where
         I: IntoIterator<Item = (K, V)>,
@@ -163,18 +195,58 @@ impl ExecBuilder {
     }
 
     /// Runs in this working directory (API extension `container_exec_user_group_cwd`).
+    ///
+    /// Sets `cwd` of the exec request.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let out = client.instances().exec("web", ["git", "pull"]).cwd("/srv/app").run().await?;
+    /// assert!(out.success(), "git pull failed: {}", out.stderr_text());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_exec_post)
     pub fn cwd(mut self, dir: impl Into<String>) -> Self {
         self.request.cwd = dir.into();
         self
     }
 
     /// Runs as this user id (API extension `container_exec_user_group_cwd`).
+    ///
+    /// Sets `user` of the exec request.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// // As the unprivileged user 1000 rather than root:
+    /// let out = client.instances().exec("web", ["id", "-u"]).user(1000).run().await?;
+    /// assert_eq!(out.stdout_text(), "1000\n");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_exec_post)
     pub fn user(mut self, uid: u32) -> Self {
         self.request.user = Some(uid);
         self
     }
 
     /// Runs with this group id (API extension `container_exec_user_group_cwd`).
+    ///
+    /// Sets `group` of the exec request.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// // A file owned by www-data's group (33), written by user 1000:
+    /// client
+    ///     .instances()
+    ///     .exec("web", ["touch", "/srv/www/.deployed"])
+    ///     .user(1000)
+    ///     .group(33)
+    ///     .run()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_exec_post)
     pub fn group(mut self, gid: u32) -> Self {
         self.request.group = Some(gid);
         self
@@ -182,12 +254,42 @@ impl ExecBuilder {
 
     /// Gives the command a pseudo-terminal: one stream for input and output (stderr goes to
     /// the terminal too), and a window size that can change.
+    ///
+    /// Sets `interactive` of the exec request.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let mut session = client.instances().exec("web", ["bash", "-l"]).interactive(true).spawn().await?;
+    /// let terminal = session.take_pty().expect("an interactive session has a terminal");
+    /// assert!(session.take_stderr().is_none()); // stderr goes to the terminal
+    /// # drop(terminal);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_exec_post)
     pub fn interactive(mut self, interactive: bool) -> Self {
         self.request.interactive = interactive;
         self
     }
 
     /// The terminal's initial size (interactive only).
+    ///
+    /// Sets `width` and `height` of the exec request.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let out = client
+    ///     .instances()
+    ///     .exec("web", ["stty", "size"])
+    ///     .interactive(true)
+    ///     .window_size(132, 43)
+    ///     .run()
+    ///     .await?;
+    /// assert_eq!(out.stdout_text().trim(), "43 132");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_exec_post)
     pub fn window_size(mut self, width: u32, height: u32) -> Self {
         self.request.width = width;
         self.request.height = height;
@@ -197,6 +299,20 @@ impl ExecBuilder {
     /// Feeds these bytes to the command's stdin, then closes it. Without any stdin the
     /// command reads end-of-file at once (when collecting), or from
     /// [`ExecSession::take_stdin`] (when spawned).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let out = client
+    ///     .instances()
+    ///     .exec("web", ["sh", "-c", "cat > /etc/app.conf"])
+    ///     .stdin_bytes("listen = 8080\n")
+    ///     .run()
+    ///     .await?;
+    /// assert!(out.success());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_exec_post)
     pub fn stdin_bytes(mut self, input: impl Into<Bytes>) -> Self {
         self.stdin = Some(Box::new(io::Cursor::new(input.into())));
         self
@@ -204,6 +320,17 @@ impl ExecBuilder {
 
     /// Streams this reader to the command's stdin, then closes it (not in interactive mode,
     /// where a terminal has no end of input: send `\x04`, as a terminal's Ctrl-D, yourself).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// // Restore a database dump without holding it in memory:
+    /// let dump = tokio::fs::File::open("backup.sql").await?;
+    /// let out = client.instances().exec("db", ["psql", "app"]).stdin(dump).run().await?;
+    /// assert!(out.success(), "{}", out.stderr_text());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_exec_post)
     pub fn stdin(mut self, input: impl AsyncRead + Send + Unpin + 'static) -> Self {
         self.stdin = Some(Box::new(input));
         self
@@ -211,12 +338,40 @@ impl ExecBuilder {
 
     /// Hands each chunk of stdout (the terminal's output in interactive mode) to `handler`
     /// as it arrives, instead of collecting it (pylxd's `stdout_handler`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let out = client
+    ///     .instances()
+    ///     .exec("web", ["apt-get", "upgrade", "-y"])
+    ///     .on_stdout(|chunk| print!("{}", String::from_utf8_lossy(chunk)))
+    ///     .run()
+    ///     .await?;
+    /// assert!(out.stdout.is_empty()); // handed to the handler, not collected
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_exec_post)
     pub fn on_stdout(mut self, handler: impl FnMut(&[u8]) + Send + 'static) -> Self {
         self.on_stdout = Some(Box::new(handler));
         self
     }
 
     /// Hands each chunk of stderr to `handler` as it arrives, instead of collecting it.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let out = client
+    ///     .instances()
+    ///     .exec("ci", ["make", "-C", "/src", "test"])
+    ///     .on_stderr(|chunk| eprint!("[ci] {}", String::from_utf8_lossy(chunk)))
+    ///     .run()
+    ///     .await?;
+    /// println!("exit {}; stdout:\n{}", out.exit_code, out.stdout_text());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_exec_post)
     pub fn on_stderr(mut self, handler: impl FnMut(&[u8]) + Send + 'static) -> Self {
         self.on_stderr = Some(Box::new(handler));
         self
@@ -1047,11 +1202,32 @@ impl fmt::Debug for ExecSession {
 
 impl ExecSession {
     /// The id of the exec operation.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let session = client.instances().exec("web", ["sleep", "60"]).spawn().await?;
+    /// let op = client.operations().get(session.operation_id()).await?;
+    /// println!("{}: {}", op.info().description, op.info().status);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_get)
     pub fn operation_id(&self) -> &str {
         &self.operation_id
     }
 
     /// Whether the command has a terminal.
+    ///
+    /// Whether `interactive` was set in the exec request.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let session = client.instances().exec("web", ["top"]).interactive(true).spawn().await?;
+    /// assert!(session.is_interactive());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_exec_post)
     pub fn is_interactive(&self) -> bool {
         self.interactive
     }
@@ -1059,27 +1235,96 @@ impl ExecSession {
     /// The command's stdin (non-interactive; once). Dropping it or shutting it down
     /// (`AsyncWriteExt::shutdown`) closes the command's stdin. In interactive mode, when
     /// the terminal's output was given to a handler, this is the terminal's input.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use tokio::io::AsyncWriteExt;
+    /// let mut session = client.instances().exec("db", ["psql", "app"]).spawn().await?;
+    /// let mut stdin = session.take_stdin().expect("taken once");
+    /// stdin.write_all(b"VACUUM ANALYZE;\n").await?;
+    /// drop(stdin); // psql reads end-of-file and exits
+    /// assert!(session.wait().await?.success());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_websocket_get) (channel `0`)
     pub fn take_stdin(&mut self) -> Option<ExecWriter> {
         self.stdin.take()
     }
 
     /// The command's stdout (non-interactive; once). In interactive mode, when the
     /// terminal's input was given to the builder, this is the terminal's output.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// // Stream a backup straight to a local file, whatever its size:
+    /// let mut session = client.instances().exec("web", ["tar", "-cz", "/srv"]).spawn().await?;
+    /// let mut archive = session.take_stdout().expect("taken once");
+    /// let mut file = tokio::fs::File::create("srv.tar.gz").await?;
+    /// tokio::io::copy(&mut archive, &mut file).await?;
+    /// assert!(session.wait().await?.success());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_websocket_get) (channel `1`)
     pub fn take_stdout(&mut self) -> Option<ExecReader> {
         self.stdout.take()
     }
 
     /// The command's stderr (non-interactive; once).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use tokio::io::{AsyncBufReadExt, BufReader};
+    /// let mut session = client.instances().exec("ci", ["make", "-C", "/src"]).spawn().await?;
+    /// let mut errors = BufReader::new(session.take_stderr().expect("taken once")).lines();
+    /// while let Some(line) = errors.next_line().await? {
+    ///     eprintln!("make: {line}");
+    /// }
+    /// session.wait().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_websocket_get) (channel `2`)
     pub fn take_stderr(&mut self) -> Option<ExecReader> {
         self.stderr.take()
     }
 
     /// The terminal (interactive; once): read its output, write its input.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// let mut session = client.instances().exec("web", ["sh"]).interactive(true).spawn().await?;
+    /// let mut pty = session.take_pty().expect("interactive, taken once");
+    /// pty.write_all(b"uname -a; exit\r").await?;
+    /// let mut screen = Vec::new();
+    /// pty.read_to_end(&mut screen).await?; // until the shell exits
+    /// println!("{}", String::from_utf8_lossy(&screen));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_websocket_get) (channel `0`)
     pub fn take_pty(&mut self) -> Option<ExecPty> {
         self.pty.take()
     }
 
     /// A handle to send signals and window sizes; it can be cloned and used from any task.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use std::time::Duration;
+    /// let session = client.instances().exec("web", ["sleep", "600"]).spawn().await?;
+    /// let control = session.control();
+    /// tokio::spawn(async move {
+    ///     tokio::time::sleep(Duration::from_secs(30)).await;
+    ///     control.signal(15).await // SIGTERM after 30 s
+    /// });
+    /// assert_eq!(session.wait().await?.signal(), Some(15));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_websocket_get) (channel `control`)
     pub fn control(&self) -> ExecControl {
         self.control.clone()
     }
@@ -1093,6 +1338,8 @@ impl ExecSession {
     /// assert_eq!(session.wait().await?.signal(), Some(9));
     /// # Ok(()) }
     /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_websocket_get) (channel `control`)
     pub async fn kill(&self) -> Result<()> {
         self.control.signal(9).await
     }
@@ -1107,6 +1354,8 @@ impl ExecSession {
     /// assert_eq!(session.wait().await?.exit_code, 3);
     /// # Ok(()) }
     /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_wait_get)
     pub async fn wait(mut self) -> Result<ExecStatus> {
         drop(self.stdin.take());
         drop(self.stdout.take());
@@ -1149,6 +1398,8 @@ impl ExecControl {
     /// assert_eq!(session.wait().await?.exit_code, 128 + 15);
     /// # Ok(()) }
     /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_websocket_get) (channel `control`)
     pub async fn signal(&self, signal: i32) -> Result<()> {
         if !(1..=64).contains(&signal) {
             return Err(Error::invalid(
@@ -1167,6 +1418,8 @@ impl ExecControl {
     /// session.control().resize(132, 43).await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_websocket_get) (channel `control`)
     pub async fn resize(&self, width: u32, height: u32) -> Result<()> {
         if !self.interactive {
             return Err(Error::invalid(
@@ -1230,12 +1483,28 @@ impl ExecStatus {
     }
 
     /// Whether the exit code is 0.
+    ///
+    /// ```
+    /// use lxd_client::ExecStatus;
+    /// let exited = |exit_code| ExecStatus { exit_code, message: String::new() };
+    /// assert!(exited(0).success());
+    /// assert!(!exited(1).success());
+    /// assert!(!exited(128 + 9).success()); // killed
+    /// ```
     pub fn success(&self) -> bool {
         self.exit_code == 0
     }
 
     /// The signal that killed the command, read from LXD's 128 + N convention (so a command
     /// that itself exits with 130 reads as signal 2 too).
+    ///
+    /// ```
+    /// use lxd_client::ExecStatus;
+    /// let terminated = ExecStatus { exit_code: 128 + 15, message: String::new() };
+    /// assert_eq!(terminated.signal(), Some(15)); // SIGTERM
+    /// let failed = ExecStatus { exit_code: 2, message: String::new() };
+    /// assert_eq!(failed.signal(), None);
+    /// ```
     pub fn signal(&self) -> Option<i32> {
         (129..=128 + 64)
             .contains(&self.exit_code)
@@ -1269,26 +1538,66 @@ impl fmt::Debug for ExecOutput {
 
 impl ExecOutput {
     /// Whether the exit code is 0.
+    ///
+    /// ```
+    /// # use lxd_client::ExecOutput;
+    /// let out = ExecOutput { exit_code: 1, stdout: vec![], stderr: b"no such file\n".to_vec(), message: String::new() };
+    /// if !out.success() {
+    ///     eprintln!("failed with {}: {}", out.exit_code, out.stderr_text());
+    /// }
+    /// # assert!(!out.success());
+    /// ```
     pub fn success(&self) -> bool {
         self.exit_code == 0
     }
 
     /// Stdout as text, invalid UTF-8 replaced by U+FFFD.
+    ///
+    /// ```
+    /// # use lxd_client::ExecOutput;
+    /// let out = ExecOutput { exit_code: 0, stdout: b"caf\xe9\n".to_vec(), stderr: vec![], message: String::new() };
+    /// assert_eq!(out.stdout_text(), "caf\u{FFFD}\n"); // Latin-1 \xe9 is not UTF-8
+    /// ```
     pub fn stdout_text(&self) -> Cow<'_, str> {
         String::from_utf8_lossy(&self.stdout)
     }
 
     /// Stderr as text, invalid UTF-8 replaced by U+FFFD.
+    ///
+    /// ```
+    /// # use lxd_client::ExecOutput;
+    /// let out = ExecOutput {
+    ///     exit_code: 1,
+    ///     stdout: vec![],
+    ///     stderr: b"ls: /nope: No such file or directory\n".to_vec(),
+    ///     message: String::new(),
+    /// };
+    /// assert!(out.stderr_text().contains("No such file"));
+    /// ```
     pub fn stderr_text(&self) -> Cow<'_, str> {
         String::from_utf8_lossy(&self.stderr)
     }
 
     /// Stdout as UTF-8, or the decoding error.
+    ///
+    /// ```
+    /// # use lxd_client::ExecOutput;
+    /// let output = |stdout: &[u8]| ExecOutput { exit_code: 0, stdout: stdout.to_vec(), stderr: vec![], message: String::new() };
+    /// assert_eq!(output(b"hello\n").stdout_utf8(), Ok("hello\n"));
+    /// assert!(output(b"\xff\xfe").stdout_utf8().is_err()); // binary output
+    /// ```
     pub fn stdout_utf8(&self) -> std::result::Result<&str, std::str::Utf8Error> {
         std::str::from_utf8(&self.stdout)
     }
 
     /// Stderr as UTF-8, or the decoding error.
+    ///
+    /// ```
+    /// # use lxd_client::ExecOutput;
+    /// let output = |stderr: &[u8]| ExecOutput { exit_code: 1, stdout: vec![], stderr: stderr.to_vec(), message: String::new() };
+    /// assert_eq!(output(b"denied\n").stderr_utf8(), Ok("denied\n"));
+    /// assert!(output(b"\xc3").stderr_utf8().is_err()); // cut in the middle of a character
+    /// ```
     pub fn stderr_utf8(&self) -> std::result::Result<&str, std::str::Utf8Error> {
         std::str::from_utf8(&self.stderr)
     }
@@ -1396,6 +1705,22 @@ pub struct ExecPty {
 
 impl ExecPty {
     /// The output and input halves.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// let mut session = client.instances().exec("web", ["sh"]).interactive(true).spawn().await?;
+    /// let (mut output, mut input) = session.take_pty().expect("interactive").into_split();
+    /// let reader = tokio::spawn(async move {
+    ///     let mut screen = Vec::new();
+    ///     output.read_to_end(&mut screen).await.map(|_| screen)
+    /// });
+    /// input.write_all(b"df -h; exit\r").await?;
+    /// println!("{}", String::from_utf8_lossy(&reader.await??));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_websocket_get) (channel `0`)
     pub fn into_split(self) -> (ExecReader, ExecWriter) {
         (self.reader, self.writer)
     }
@@ -1492,21 +1817,64 @@ impl RecordedExec {
     }
 
     /// Streams the stderr log.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use futures::TryStreamExt;
+    /// let recorded = client.instances().exec("ci", ["make", "-C", "/src"]).run_recorded().await?;
+    /// let mut stderr = recorded.stderr().await?;
+    /// while let Some(chunk) = stderr.try_next().await? {
+    ///     eprint!("{}", String::from_utf8_lossy(&chunk));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_log_get)
     pub async fn stderr(&self) -> Result<BoxStream<'static, Result<Bytes>>> {
         self.log(&self.stderr_log).await
     }
 
     /// The whole stdout log, in memory.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let recorded = client.instances().exec("web", ["cat", "/etc/os-release"]).run_recorded().await?;
+    /// let os_release = String::from_utf8_lossy(&recorded.stdout_bytes().await?).into_owned();
+    /// assert!(os_release.contains("ID="));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_log_get)
     pub async fn stdout_bytes(&self) -> Result<Vec<u8>> {
         collect(self.stdout().await?).await
     }
 
     /// The whole stderr log, in memory.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let recorded = client.instances().exec("web", ["ls", "/missing"]).run_recorded().await?;
+    /// assert_ne!(recorded.exit_code, 0);
+    /// let why = recorded.stderr_bytes().await?;
+    /// println!("ls failed: {}", String::from_utf8_lossy(&why));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_log_get)
     pub async fn stderr_bytes(&self) -> Result<Vec<u8>> {
         collect(self.stderr().await?).await
     }
 
     /// Deletes both log files from the instance.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let recorded = client.instances().exec("web", ["uptime"]).run_recorded().await?;
+    /// let uptime = recorded.stdout_bytes().await?;
+    /// recorded.delete_logs().await?; // read once, then cleaned up
+    /// # drop(uptime);
+    /// # Ok(()) }
+    /// ```
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_log_delete)
     pub async fn delete_logs(&self) -> Result<()> {
@@ -1556,17 +1924,47 @@ impl fmt::Debug for RawExec {
 
 impl RawExec {
     /// The exec operation (wait on it for the end; its metadata then has `return`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let raw = client.instances().exec("web", ["true"]).start_raw().await?;
+    /// println!("exec operation {}", raw.operation().id());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_get)
     pub fn operation(&self) -> &Operation {
         &self.operation
     }
 
     /// The channels: `"0"`, `"1"`, `"2"`, `"control"` (`"0"` and `"control"` when
     /// interactive).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let raw = client.instances().exec("web", ["sh"]).interactive(true).start_raw().await?;
+    /// let channels: Vec<&str> = raw.channels().collect();
+    /// assert_eq!(channels, ["0", "control"]);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_websocket_get)
     pub fn channels(&self) -> impl Iterator<Item = &str> {
         self.secrets.keys().map(String::as_str)
     }
 
     /// The secret of a channel.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let raw = client.instances().exec("web", ["cat"]).start_raw().await?;
+    /// let stdin_secret = raw.secret("0").expect("every exec has channel 0");
+    /// assert!(raw.secret("3").is_none());
+    /// # drop(stdin_secret);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_websocket_get) (its `secret` parameter)
     pub fn secret(&self, channel: &str) -> Option<&str> {
         self.secrets.get(channel).map(String::as_str)
     }
@@ -1574,6 +1972,17 @@ impl RawExec {
     /// The path and query of a channel's websocket,
     /// `/1.0/operations/<id>/websocket?secret=<secret>` (plus `&project=` for a
     /// project-scoped client), to open with any websocket client over the same transport.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let raw = client.instances().exec("web", ["cat"]).start_raw().await?;
+    /// let url = raw.websocket_url("1").expect("stdout channel");
+    /// let prefix = format!("/1.0/operations/{}/websocket?secret=", raw.operation().id());
+    /// assert!(url.starts_with(&prefix));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_websocket_get)
     pub fn websocket_url(&self, channel: &str) -> Option<String> {
         let secret = self.secrets.get(channel)?;
         let mut pairs = vec![("secret", secret.as_str())];
@@ -1590,11 +1999,37 @@ impl RawExec {
 
     /// Opens a channel's websocket on this client's transport (server certificate verified
     /// as for every request).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use futures::StreamExt;
+    /// let raw = client.instances().exec("web", ["uname", "-a"]).start_raw().await?;
+    /// let control = raw.connect("control").await?; // first: LXD kills the command when it closes
+    /// let (stdin, mut stdout, stderr) = (raw.connect("0").await?, raw.connect("1").await?, raw.connect("2").await?);
+    /// while let Some(Ok(message)) = stdout.next().await {
+    ///     println!("{message:?}"); // binary data; an empty text message ends the stream
+    /// }
+    /// # drop((control, stdin, stderr));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_websocket_get)
     pub async fn connect(&self, channel: &str) -> Result<WebSocket> {
         connect_channel(&self.client, self.operation.id(), &self.secrets, channel).await
     }
 
     /// The operation, for waiting on it.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let raw = client.instances().exec("web", ["sh"]).interactive(true).start_raw().await?;
+    /// // ... connect and drive the websockets ...
+    /// let done = raw.into_operation().wait().await?;
+    /// println!("exit code: {}", done.metadata.unwrap_or_default()["return"]);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_wait_get)
     pub fn into_operation(self) -> Operation {
         self.operation
     }

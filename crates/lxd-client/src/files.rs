@@ -196,23 +196,92 @@ pub struct PutOptions {
 
 impl PutOptions {
     /// Overwrite, owner and mode left to LXD.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::PutOptions;
+    /// // Replace the content; a file LXD creates gets its defaults (root:root, 0644).
+    /// client.instances().files("web").put_bytes("/etc/motd", "Maintenance at 22:00\n", &PutOptions::new()).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_post)
     pub fn new() -> PutOptions {
         PutOptions::default()
     }
 
     /// The permission bits (at most 0o7777; LXD keeps the 0o777 bits).
+    ///
+    /// Sets the `X-LXD-mode` header (`X-Incus-mode` on Incus) of the file push.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_client::proto::{InstanceSource, InstancesPost};
+    /// # let web = InstancesPost { name: "web".into(), source: InstanceSource::image_alias("busybox"), ..Default::default() };
+    /// # client.instances().create(&web).await?.wait().await?;
+    /// use lxd_client::PutOptions;
+    /// let files = client.instances().files("web");
+    /// let secret = PutOptions::new().mode(0o600);
+    /// files.put_bytes("/root/.my.cnf", "[client]\npassword=s3cret\n", &secret).await?;
+    /// assert_eq!(files.stat("/root/.my.cnf").await?.mode, 0o600);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_post)
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = Some(mode);
         self
     }
 
     /// The owner, as seen inside the instance.
+    ///
+    /// Sets the `X-LXD-uid` header (`X-Incus-uid` on Incus) of the file push.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_client::proto::{InstanceSource, InstancesPost};
+    /// # let web = InstancesPost { name: "web".into(), source: InstanceSource::image_alias("busybox"), ..Default::default() };
+    /// # client.instances().create(&web).await?.wait().await?;
+    /// use lxd_client::PutOptions;
+    /// let files = client.instances().files("web");
+    /// files.put_bytes("/tmp/job.env", "JOBS=4\n", &PutOptions::new().uid(1000).gid(1000)).await?;
+    /// assert_eq!(files.stat("/tmp/job.env").await?.uid, 1000);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_post)
     pub fn uid(mut self, uid: u32) -> Self {
         self.uid = Some(uid);
         self
     }
 
     /// The group, as seen inside the instance.
+    ///
+    /// Sets the `X-LXD-gid` header (`X-Incus-gid` on Incus) of the file push.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_client::proto::{InstanceSource, InstancesPost};
+    /// # let web = InstancesPost { name: "web".into(), source: InstanceSource::image_alias("busybox"), ..Default::default() };
+    /// # client.instances().create(&web).await?.wait().await?;
+    /// use lxd_client::PutOptions;
+    /// let files = client.instances().files("web");
+    /// // Owned by root, readable by the group of the web server (33, www-data).
+    /// files.put_bytes("/etc/site.conf", "listen 80\n", &PutOptions::new().gid(33).mode(0o640)).await?;
+    /// assert_eq!(files.stat("/etc/site.conf").await?.gid, 33);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_post)
     pub fn gid(mut self, gid: u32) -> Self {
         self.gid = Some(gid);
         self
@@ -220,11 +289,43 @@ impl PutOptions {
 
     /// Appends to the existing file instead of replacing its content (needs the API
     /// extension `file_append`; the file must exist).
+    ///
+    /// Sets `X-LXD-write: append` on the file push.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_client::proto::{InstanceSource, InstancesPost};
+    /// # let web = InstancesPost { name: "web".into(), source: InstanceSource::image_alias("busybox"), ..Default::default() };
+    /// # client.instances().create(&web).await?.wait().await?;
+    /// use lxd_client::PutOptions;
+    /// let files = client.instances().files("web");
+    /// files.put_bytes("/tmp/deploy.log", "v1 deployed\n", &PutOptions::new()).await?;
+    /// files.put_bytes("/tmp/deploy.log", "v2 deployed\n", &PutOptions::new().append()).await?;
+    /// assert_eq!(files.get_bytes("/tmp/deploy.log").await?, b"v1 deployed\nv2 deployed\n");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_post)
     pub fn append(self) -> Self {
         self.write_mode(InstanceFileWriteMode::Append)
     }
 
     /// Sets the write mode.
+    ///
+    /// Sets the `X-LXD-write` header of the file push.
+    ///
+    /// ```
+    /// use lxd_client::{PutOptions, proto::InstanceFileWriteMode};
+    /// # let append_requested = true;
+    /// // From a setting of your own tool:
+    /// let write = if append_requested { InstanceFileWriteMode::Append } else { InstanceFileWriteMode::Overwrite };
+    /// assert_eq!(PutOptions::new().write_mode(write), PutOptions::new().append());
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_post)
     pub fn write_mode(mut self, write: InstanceFileWriteMode) -> Self {
         self.write = write;
         self
@@ -233,6 +334,20 @@ impl PutOptions {
     /// Also applies the given uid, gid and mode to a file that already exists (needs the API
     /// extension `instances_files_modify_permissions`, which LXD 5.0 lacks: there, delete the
     /// file first to change its owner or mode).
+    ///
+    /// Sets the `X-LXD-modify-perm` header (`uid,gid,mode`: those given) of the file push.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client, keys: String) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::PutOptions;
+    /// // Rewrite a file and also hand it over to uid 1000, even though it already exists.
+    /// let options = PutOptions::new().uid(1000).gid(1000).mode(0o600).modify_existing(true);
+    /// let files = client.instances().files("web");
+    /// files.put_bytes("/home/ubuntu/.ssh/authorized_keys", keys, &options).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_post)
     pub fn modify_existing(mut self, yes: bool) -> Self {
         self.modify_existing = yes;
         self
@@ -291,23 +406,100 @@ pub struct DirOptions {
 
 impl DirOptions {
     /// No parents, owner and mode left to LXD (root, 0750).
+    ///
+    /// A directory push: `X-LXD-type: directory`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_client::proto::{InstanceSource, InstancesPost};
+    /// # let web = InstancesPost { name: "web".into(), source: InstanceSource::image_alias("busybox"), ..Default::default() };
+    /// # client.instances().create(&web).await?.wait().await?;
+    /// use lxd_client::DirOptions;
+    /// let files = client.instances().files("web");
+    /// files.create_dir("/tmp/cache", &DirOptions::new()).await?;
+    /// assert!(files.stat("/tmp/cache").await?.is_dir());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_post)
     pub fn new() -> DirOptions {
         DirOptions::default()
     }
 
     /// The permission bits (at most 0o7777; LXD keeps the 0o777 bits).
+    ///
+    /// Sets the `X-LXD-mode` header of the directory push.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_client::proto::{InstanceSource, InstancesPost};
+    /// # let web = InstancesPost { name: "web".into(), source: InstanceSource::image_alias("busybox"), ..Default::default() };
+    /// # client.instances().create(&web).await?.wait().await?;
+    /// use lxd_client::DirOptions;
+    /// let files = client.instances().files("web");
+    /// files.create_dir("/root/.ssh", &DirOptions::new().mode(0o700)).await?;
+    /// assert_eq!(files.stat("/root/.ssh").await?.mode, 0o700);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_post)
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = Some(mode);
         self
     }
 
     /// The owner, as seen inside the instance.
+    ///
+    /// Sets the `X-LXD-uid` header of the directory push.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_client::proto::{InstanceSource, InstancesPost};
+    /// # let web = InstancesPost { name: "web".into(), source: InstanceSource::image_alias("busybox"), ..Default::default() };
+    /// # client.instances().create(&web).await?.wait().await?;
+    /// use lxd_client::DirOptions;
+    /// let files = client.instances().files("web");
+    /// files.create_dir("/tmp/build", &DirOptions::new().uid(1000).gid(1000)).await?;
+    /// assert_eq!(files.stat("/tmp/build").await?.uid, 1000);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_post)
     pub fn uid(mut self, uid: u32) -> Self {
         self.uid = Some(uid);
         self
     }
 
     /// The group, as seen inside the instance.
+    ///
+    /// Sets the `X-LXD-gid` header of the directory push.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_client::proto::{InstanceSource, InstancesPost};
+    /// # let web = InstancesPost { name: "web".into(), source: InstanceSource::image_alias("busybox"), ..Default::default() };
+    /// # client.instances().create(&web).await?.wait().await?;
+    /// use lxd_client::DirOptions;
+    /// let files = client.instances().files("web");
+    /// // A directory the web server's group (33, www-data) may write into:
+    /// files.create_dir("/tmp/uploads", &DirOptions::new().gid(33).mode(0o770)).await?;
+    /// assert_eq!(files.stat("/tmp/uploads").await?.gid, 33);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_post)
     pub fn gid(mut self, gid: u32) -> Self {
         self.gid = Some(gid);
         self
@@ -315,6 +507,25 @@ impl DirOptions {
 
     /// Also creates missing parent directories (with the same owner and mode), like
     /// `mkdir -p`.
+    ///
+    /// One directory push per missing directory, from the top down.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_client::proto::{InstanceSource, InstancesPost};
+    /// # let web = InstancesPost { name: "web".into(), source: InstanceSource::image_alias("busybox"), ..Default::default() };
+    /// # client.instances().create(&web).await?.wait().await?;
+    /// use lxd_client::DirOptions;
+    /// let files = client.instances().files("web");
+    /// files.create_dir("/opt/app/releases/v2", &DirOptions::new().parents(true)).await?;
+    /// assert_eq!(files.list_dir("/opt/app").await?, ["releases"]);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_post)
     pub fn parents(mut self, yes: bool) -> Self {
         self.parents = yes;
         self
@@ -378,21 +589,88 @@ impl std::fmt::Debug for FileDownload {
 
 impl FileDownload {
     /// The path being read (after following symlinks).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_client::proto::{InstanceSource, InstancesPost};
+    /// # let web = InstancesPost { name: "web".into(), source: InstanceSource::image_alias("busybox"), ..Default::default() };
+    /// # client.instances().create(&web).await?.wait().await?;
+    /// let download = client.instances().files("web").get("/bin/sh").await?;
+    /// assert_eq!(download.path(), "/bin/busybox"); // the symlink was followed
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_get)
     pub fn path(&self) -> &str {
         &self.path
     }
 
     /// The file's type, owner and mode.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_client::proto::{InstanceSource, InstancesPost};
+    /// # let web = InstancesPost { name: "web".into(), source: InstanceSource::image_alias("busybox"), ..Default::default() };
+    /// # client.instances().create(&web).await?.wait().await?;
+    /// let download = client.instances().files("web").get("/etc/hostname").await?;
+    /// let stat = download.stat(); // from the reply's X-LXD-uid, -gid, -mode, -type headers
+    /// assert!(stat.is_file());
+    /// println!("{}:{} {:o}", stat.uid, stat.gid, stat.mode);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_get)
     pub fn stat(&self) -> &InstanceFileStat {
         &self.stat
     }
 
     /// The file's length, from `Content-Length`, when the server sent it (LXD does).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_client::proto::{InstanceSource, InstancesPost};
+    /// # let web = InstancesPost { name: "web".into(), source: InstanceSource::image_alias("busybox"), ..Default::default() };
+    /// # client.instances().create(&web).await?.wait().await?;
+    /// let files = client.instances().files("web");
+    /// files.put_bytes("/tmp/report.csv", "host,load\nweb,0.3\n", &Default::default()).await?;
+    /// let download = files.get("/tmp/report.csv").await?;
+    /// assert_eq!(download.length(), Some(18)); // known before any content is read
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_get)
     pub fn length(&self) -> Option<u64> {
         self.length
     }
 
     /// Bytes received so far.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_client::proto::{InstanceSource, InstancesPost};
+    /// # let web = InstancesPost { name: "web".into(), source: InstanceSource::image_alias("busybox"), ..Default::default() };
+    /// # client.instances().create(&web).await?.wait().await?;
+    /// let mut download = client.instances().files("web").get("/etc/hostname").await?;
+    /// while let Some(_chunk) = download.chunk().await? {
+    ///     eprintln!("{} of {:?} bytes", download.received(), download.length());
+    /// }
+    /// assert_eq!(Some(download.received()), download.length());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_get)
     pub fn received(&self) -> u64 {
         self.received
     }
@@ -495,6 +773,24 @@ impl FileDownload {
     }
 
     /// The content as a stream of chunks.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_client::proto::{InstanceSource, InstancesPost};
+    /// # let web = InstancesPost { name: "web".into(), source: InstanceSource::image_alias("busybox"), ..Default::default() };
+    /// # client.instances().create(&web).await?.wait().await?;
+    /// use futures::TryStreamExt;
+    /// let stream = client.instances().files("web").get("/etc/hostname").await?.into_stream();
+    /// // E.g. hand `stream` to an HTTP server as a response body; here, count the bytes:
+    /// let total = stream.try_fold(0, |n, chunk| async move { Ok(n + chunk.len()) }).await?;
+    /// assert_eq!(total, client.instances().files("web").get_bytes("/etc/hostname").await?.len());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_get)
     pub fn into_stream(self) -> impl Stream<Item = Result<Bytes>> + Send + 'static {
         futures::stream::unfold(Some(self), |state| async move {
             let mut download = state?;
@@ -535,6 +831,13 @@ impl Files {
     }
 
     /// The instance's name.
+    ///
+    /// ```
+    /// # let client = lxd_client::Client::https("10.0.0.5").server_fingerprint("6c1fb9c17d558b98e968d3684d212d6fc8793c05cc50dda4c6db793511a79d96").build()?;
+    /// let files = client.instances().files("web");
+    /// assert_eq!(files.instance(), "web");
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn instance(&self) -> &str {
         &self.instance
     }

@@ -40,6 +40,13 @@ impl Flavor {
     }
 
     /// The server's name as it reports it.
+    ///
+    /// ```
+    /// use lxd_client::Flavor;
+    /// // As `environment.server` of `GET /1.0` says it, for messages and logs:
+    /// assert_eq!(Flavor::Lxd.name(), "lxd");
+    /// assert_eq!(Flavor::Incus.name(), "incus");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Flavor::Lxd => "lxd",
@@ -49,12 +56,27 @@ impl Flavor {
 
     /// The `protocol` by which another server names this one as an image source (`lxd`,
     /// `incus`).
+    ///
+    /// ```
+    /// use lxd_client::Flavor;
+    /// // The `protocol` of an image source that is another server of this kind:
+    /// assert_eq!(Flavor::Incus.image_protocol(), "incus");
+    /// assert_eq!(Flavor::Lxd.image_protocol(), "lxd");
+    /// ```
     pub fn image_protocol(self) -> &'static str {
         self.name()
     }
 
     /// Where recorded exec output lives below `/1.0/instances/<name>/`: among the logs on
     /// LXD (`logs`), apart on Incus (`logs/exec-output`).
+    ///
+    /// ```
+    /// use lxd_client::Flavor;
+    /// // Where `exec` with `record-output` leaves its files:
+    /// let dir = Flavor::Incus.exec_output_dir();
+    /// assert_eq!(format!("/1.0/instances/c1/{dir}"), "/1.0/instances/c1/logs/exec-output");
+    /// assert_eq!(Flavor::Lxd.exec_output_dir(), "logs");
+    /// ```
     pub fn exec_output_dir(self) -> &'static str {
         match self {
             Flavor::Lxd => "logs",
@@ -63,6 +85,13 @@ impl Flavor {
     }
 
     /// The prefix of the file and image headers (`X-LXD-uid`, `X-Incus-uid`, ...).
+    ///
+    /// ```
+    /// use lxd_client::Flavor;
+    /// // The owner of a pushed file travels in `X-LXD-uid` (LXD) or `X-Incus-uid` (Incus).
+    /// assert_eq!(format!("{}uid", Flavor::Lxd.header_prefix()), "X-LXD-uid");
+    /// assert_eq!(format!("{}uid", Flavor::Incus.header_prefix()), "X-Incus-uid");
+    /// ```
     pub fn header_prefix(self) -> &'static str {
         match self {
             Flavor::Lxd => "X-LXD-",

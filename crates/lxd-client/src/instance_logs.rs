@@ -81,6 +81,17 @@ pub struct InstanceLogs {
 
 impl Instances {
     /// The log files and console log of `instance` (the name is checked by each call).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let logs = client.instances().logs("web");
+    /// let mut lxc_log = Vec::new();
+    /// logs.get_to("lxc.log", &mut lxc_log).await?;
+    /// println!("{}", String::from_utf8_lossy(&lxc_log));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_logs_get)
     pub fn logs(&self, instance: &str) -> InstanceLogs {
         InstanceLogs {
             client: self.client.clone(),
@@ -113,6 +124,14 @@ fn is_exec_output(file: &str) -> bool {
 
 impl InstanceLogs {
     /// The instance whose logs these are.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), lxd_client::Error> {
+    /// let client = lxd_client::Client::https("https://lxd.example.com:8443").build()?;
+    /// let logs = client.instances().logs("web");
+    /// assert_eq!(logs.instance(), "web");
+    /// # Ok(()) }
+    /// ```
     pub fn instance(&self) -> &str {
         &self.instance
     }

@@ -74,16 +74,51 @@ impl Operation {
     }
 
     /// The operation's id.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::proto::InstanceStatePut;
+    /// let op = client.instances().set_state("web", &InstanceStatePut::restart()).await?;
+    /// println!("restarting web: operation {}", op.id());
+    /// let same = client.operations().get(op.id()).await?;
+    /// # drop(same);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_get)
     pub fn id(&self) -> &str {
         &self.info.id
     }
 
     /// The operation as last seen.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let op = client.instances().delete("old").await?;
+    /// let info = op.info();
+    /// println!("{} ({}), may cancel: {}", info.description, info.status, info.may_cancel);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_get)
     pub fn info(&self) -> &lxd_proto::Operation {
         &self.info
     }
 
     /// Progress reported in the operation's metadata, as last seen.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// # let request = lxd_client::proto::InstancesPost::default();
+    /// let mut op = client.instances().create(&request).await?;
+    /// op.refresh().await?;
+    /// if let Some(p) = op.progress() {
+    ///     println!("{}: {}", p.stage, p.text); // e.g. "Unpack: 42% (69.57MB/s)"
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operation_get) (its `metadata`)
     pub fn progress(&self) -> Option<OperationProgress> {
         self.info.progress()
     }
@@ -431,6 +466,16 @@ impl Operations {
 
 impl Client {
     /// The operations manager.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// for op in client.operations().list().await? {
+    ///     println!("{} {} {}", op.id, op.status, op.description);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/operations/operations_get)
     pub fn operations(&self) -> Operations {
         Operations::new(self.clone())
     }

@@ -53,18 +53,61 @@ impl RawRequest {
     }
 
     /// Adds a query parameter.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::Method;
+    /// let reply = client
+    ///     .raw(Method::GET, "/1.0/instances")
+    ///     .query("recursion", "1")
+    ///     .query("filter", "status eq Running")
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_get_recursion) (the endpoint of this example; `raw` reaches any)
     pub fn query(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.query.push((key.into(), value.into()));
         self
     }
 
     /// Adds a header.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::Method;
+    /// use lxd_client::transport::http::{HeaderValue, header};
+    /// # let put = serde_json::json!({});
+    /// let reply = client
+    ///     .raw(Method::PUT, "/1.0/profiles/default")
+    ///     .header(header::IF_MATCH, HeaderValue::from_static("\"8cb40dbe\""))
+    ///     .json(&put)?
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/profiles/profile_put) (the endpoint of this example; `raw` reaches any)
     pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.headers.push((name, value));
         self
     }
 
     /// Sends `body` as JSON.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::Method;
+    /// let reply = client
+    ///     .raw(Method::PATCH, "/1.0/instances/web")
+    ///     .json(&serde_json::json!({"config": {"limits.cpu": "2"}}))?
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_patch) (the endpoint of this example; `raw` reaches any)
     pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Result<Self> {
         let bytes =
             serde_json::to_vec(body).map_err(|e| Error::invalid("request body", e.to_string()))?;
@@ -77,18 +120,60 @@ impl RawRequest {
     }
 
     /// Sends this body (bytes or a stream).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::Method;
+    /// use lxd_client::transport::Body;
+    /// let reply = client
+    ///     .raw(Method::POST, "/1.0/instances/web/files")
+    ///     .query("path", "/etc/motd")
+    ///     .body(Body::Bytes("Welcome to web\n".into()))
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_post) (the endpoint of this example; `raw` reaches any)
     pub fn body(mut self, body: Body) -> Self {
         self.body = body;
         self
     }
 
     /// Does not add the client's project.
+    ///
+    /// Leaves out the `project` query parameter.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::Method;
+    /// let ci = client.with_project("ci")?;
+    /// // Once, the default project's instances, from a client bound to `ci`:
+    /// let reply = ci.raw(Method::GET, "/1.0/instances").without_project().send().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_get) (the endpoint of this example; `raw` reaches any)
     pub fn without_project(mut self) -> Self {
         self.project = false;
         self
     }
 
     /// Sets this request's timeout.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use std::time::Duration;
+    /// use lxd_client::{Method, transport::Timeout};
+    /// let reply = client
+    ///     .raw(Method::GET, "/1.0/resources")
+    ///     .timeout(Timeout::After(Duration::from_secs(5)))
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/resources_get) (the endpoint of this example; `raw` reaches any)
     pub fn timeout(mut self, timeout: Timeout) -> Self {
         self.timeout = timeout;
         self

@@ -50,43 +50,209 @@ pub struct LxcRemote {
 
 impl LxcRemote {
     /// The remote's name (`local`, `images`, what `lxc remote add` was given).
+    ///
+    /// ```
+    /// # let config = lxd_client::LxcConfig::parse("/home/me/.config/lxc", "\
+    /// # default-remote: prod
+    /// # remotes:
+    /// #   images:
+    /// #     addr: https://images.lxd.canonical.com
+    /// #     protocol: simplestreams
+    /// #     public: true
+    /// #   prod:
+    /// #     addr: https://10.0.0.5:8443
+    /// #     auth_type: tls
+    /// #     project: web
+    /// #     protocol: lxd
+    /// #     public: false
+    /// # ")?;
+    /// let default = config.remotes().find(|r| r.name() == config.default_remote()).unwrap();
+    /// assert_eq!(default.name(), "prod");
+    /// assert_eq!(default.addr(), "https://10.0.0.5:8443");
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// Its address: `unix://` (or `unix:///path`) or an `https://` URL.
+    ///
+    /// ```
+    /// # let config = lxd_client::LxcConfig::parse("/home/me/.config/lxc", "\
+    /// # default-remote: prod
+    /// # remotes:
+    /// #   images:
+    /// #     addr: https://images.lxd.canonical.com
+    /// #     protocol: simplestreams
+    /// #     public: true
+    /// #   prod:
+    /// #     addr: https://10.0.0.5:8443
+    /// #     auth_type: tls
+    /// #     project: web
+    /// #     protocol: lxd
+    /// #     public: false
+    /// # ")?;
+    /// assert_eq!(config.remote("prod").unwrap().addr(), "https://10.0.0.5:8443");
+    /// assert_eq!(config.remote("local").unwrap().addr(), "unix://"); // the discovered socket
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn addr(&self) -> &str {
         &self.addr
     }
 
     /// `lxd` (an LXD API server; the default when the file says nothing) or `simplestreams`
     /// (an image server).
+    ///
+    /// ```
+    /// # let config = lxd_client::LxcConfig::parse("/home/me/.config/lxc", "\
+    /// # default-remote: prod
+    /// # remotes:
+    /// #   images:
+    /// #     addr: https://images.lxd.canonical.com
+    /// #     protocol: simplestreams
+    /// #     public: true
+    /// #   prod:
+    /// #     addr: https://10.0.0.5:8443
+    /// #     auth_type: tls
+    /// #     project: web
+    /// #     protocol: lxd
+    /// #     public: false
+    /// # ")?;
+    /// // Only `lxd` remotes are API servers a `Client` can talk to:
+    /// let servers: Vec<&str> = config.remotes().filter(|r| r.protocol() == "lxd").map(|r| r.name()).collect();
+    /// assert_eq!(servers, ["local", "prod"]);
+    /// assert_eq!(config.remote("images").unwrap().protocol(), "simplestreams");
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn protocol(&self) -> &str {
         &self.protocol
     }
 
     /// Whether `lxc` treats it as a public image server (no client certificate trusted).
+    ///
+    /// ```
+    /// # let config = lxd_client::LxcConfig::parse("/home/me/.config/lxc", "\
+    /// # default-remote: prod
+    /// # remotes:
+    /// #   images:
+    /// #     addr: https://images.lxd.canonical.com
+    /// #     protocol: simplestreams
+    /// #     public: true
+    /// #   prod:
+    /// #     addr: https://10.0.0.5:8443
+    /// #     auth_type: tls
+    /// #     project: web
+    /// #     protocol: lxd
+    /// #     public: false
+    /// # ")?;
+    /// assert!(config.remote("images").unwrap().is_public());
+    /// assert!(!config.remote("prod").unwrap().is_public());
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn is_public(&self) -> bool {
         self.public
     }
 
     /// `tls`, `candid`, ... when the file names one.
+    ///
+    /// ```
+    /// # let config = lxd_client::LxcConfig::parse("/home/me/.config/lxc", "\
+    /// # default-remote: prod
+    /// # remotes:
+    /// #   images:
+    /// #     addr: https://images.lxd.canonical.com
+    /// #     protocol: simplestreams
+    /// #     public: true
+    /// #   prod:
+    /// #     addr: https://10.0.0.5:8443
+    /// #     auth_type: tls
+    /// #     project: web
+    /// #     protocol: lxd
+    /// #     public: false
+    /// # ")?;
+    /// assert_eq!(config.remote("prod").unwrap().auth_type(), Some("tls"));
+    /// assert_eq!(config.remote("images").unwrap().auth_type(), None);
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn auth_type(&self) -> Option<&str> {
         self.auth_type.as_deref()
     }
 
     /// The project requests go to, when the remote names one.
+    ///
+    /// ```
+    /// # let config = lxd_client::LxcConfig::parse("/home/me/.config/lxc", "\
+    /// # default-remote: prod
+    /// # remotes:
+    /// #   images:
+    /// #     addr: https://images.lxd.canonical.com
+    /// #     protocol: simplestreams
+    /// #     public: true
+    /// #   prod:
+    /// #     addr: https://10.0.0.5:8443
+    /// #     auth_type: tls
+    /// #     project: web
+    /// #     protocol: lxd
+    /// #     public: false
+    /// # ")?;
+    /// // `lxc remote add prod ... --project web`: clients for `prod` are scoped to `web`.
+    /// assert_eq!(config.remote("prod").unwrap().project(), Some("web"));
+    /// assert_eq!(config.remote("local").unwrap().project(), None);
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn project(&self) -> Option<&str> {
         self.project.as_deref()
     }
 
     /// Whether this is a remote `lxc` has built in rather than one read from `config.yml`
     /// (`local` when the file does not list it).
+    ///
+    /// ```
+    /// # let config = lxd_client::LxcConfig::parse("/home/me/.config/lxc", "\
+    /// # default-remote: prod
+    /// # remotes:
+    /// #   images:
+    /// #     addr: https://images.lxd.canonical.com
+    /// #     protocol: simplestreams
+    /// #     public: true
+    /// #   prod:
+    /// #     addr: https://10.0.0.5:8443
+    /// #     auth_type: tls
+    /// #     project: web
+    /// #     protocol: lxd
+    /// #     public: false
+    /// # ")?;
+    /// // This file does not list `local`; `lxc` knows it anyway.
+    /// assert!(config.remote("local").unwrap().is_builtin());
+    /// assert!(!config.remote("prod").unwrap().is_builtin());
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn is_builtin(&self) -> bool {
         self.builtin
     }
 
     /// Whether the address is the local unix socket.
+    ///
+    /// ```
+    /// # let config = lxd_client::LxcConfig::parse("/home/me/.config/lxc", "\
+    /// # default-remote: prod
+    /// # remotes:
+    /// #   images:
+    /// #     addr: https://images.lxd.canonical.com
+    /// #     protocol: simplestreams
+    /// #     public: true
+    /// #   prod:
+    /// #     addr: https://10.0.0.5:8443
+    /// #     auth_type: tls
+    /// #     project: web
+    /// #     protocol: lxd
+    /// #     public: false
+    /// # ")?;
+    /// let local = config.remote("local").unwrap();
+    /// assert!(local.is_unix());
+    /// assert!(!config.remote("prod").unwrap().is_unix());
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn is_unix(&self) -> bool {
         self.addr.starts_with("unix:")
     }
@@ -123,6 +289,12 @@ impl LxcConfig {
     /// The directory [`LxcConfig::load`] reads: `LXD_CONF` if set; else `~/.config/lxc` when
     /// it has a `config.yml` or the snap's directory has none; else
     /// `~/snap/lxd/common/config`.
+    ///
+    /// ```no_run
+    /// let dir = lxd_client::LxcConfig::default_dir()?; // e.g. /home/me/snap/lxd/common/config
+    /// println!("lxc keeps its remotes in {}", dir.join("config.yml").display());
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn default_dir() -> Result<PathBuf> {
         if let Some(dir) = std::env::var_os("LXD_CONF").filter(|v| !v.is_empty()) {
             return Ok(PathBuf::from(dir));
@@ -215,31 +387,155 @@ impl LxcConfig {
     }
 
     /// The configuration directory.
+    ///
+    /// ```
+    /// # let config = lxd_client::LxcConfig::parse("/home/me/.config/lxc", "\
+    /// # default-remote: prod
+    /// # remotes:
+    /// #   images:
+    /// #     addr: https://images.lxd.canonical.com
+    /// #     protocol: simplestreams
+    /// #     public: true
+    /// #   prod:
+    /// #     addr: https://10.0.0.5:8443
+    /// #     auth_type: tls
+    /// #     project: web
+    /// #     protocol: lxd
+    /// #     public: false
+    /// # ")?;
+    /// assert_eq!(config.dir(), std::path::Path::new("/home/me/.config/lxc"));
+    /// println!("remotes read from {}", config.dir().join("config.yml").display());
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// The default remote's name (`default-remote`, `local` when unset).
+    ///
+    /// ```
+    /// # let config = lxd_client::LxcConfig::parse("/home/me/.config/lxc", "\
+    /// # default-remote: prod
+    /// # remotes:
+    /// #   images:
+    /// #     addr: https://images.lxd.canonical.com
+    /// #     protocol: simplestreams
+    /// #     public: true
+    /// #   prod:
+    /// #     addr: https://10.0.0.5:8443
+    /// #     auth_type: tls
+    /// #     project: web
+    /// #     protocol: lxd
+    /// #     public: false
+    /// # ")?;
+    /// assert_eq!(config.default_remote(), "prod"); // after `lxc remote switch prod`
+    /// // A file without `default-remote` means `local`, as for `lxc`.
+    /// assert_eq!(lxd_client::LxcConfig::parse("/tmp", "")?.default_remote(), "local");
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn default_remote(&self) -> &str {
         &self.default_remote
     }
 
     /// Every remote, by name.
+    ///
+    /// ```
+    /// # let config = lxd_client::LxcConfig::parse("/home/me/.config/lxc", "\
+    /// # default-remote: prod
+    /// # remotes:
+    /// #   images:
+    /// #     addr: https://images.lxd.canonical.com
+    /// #     protocol: simplestreams
+    /// #     public: true
+    /// #   prod:
+    /// #     addr: https://10.0.0.5:8443
+    /// #     auth_type: tls
+    /// #     project: web
+    /// #     protocol: lxd
+    /// #     public: false
+    /// # ")?;
+    /// let names: Vec<&str> = config.remotes().map(|r| r.name()).collect();
+    /// assert_eq!(names, ["images", "local", "prod"]); // by name; `local` always there
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn remotes(&self) -> impl Iterator<Item = &LxcRemote> {
         self.remotes.iter()
     }
 
     /// The remote called `name`.
+    ///
+    /// ```
+    /// # let config = lxd_client::LxcConfig::parse("/home/me/.config/lxc", "\
+    /// # default-remote: prod
+    /// # remotes:
+    /// #   images:
+    /// #     addr: https://images.lxd.canonical.com
+    /// #     protocol: simplestreams
+    /// #     public: true
+    /// #   prod:
+    /// #     addr: https://10.0.0.5:8443
+    /// #     auth_type: tls
+    /// #     project: web
+    /// #     protocol: lxd
+    /// #     public: false
+    /// # ")?;
+    /// match config.remote("staging") {
+    ///     Some(remote) => println!("staging is {}", remote.addr()),
+    ///     None => println!("run `lxc remote add staging <address>` first"),
+    /// }
+    /// assert!(config.remote("staging").is_none() && config.remote("prod").is_some());
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn remote(&self, name: &str) -> Option<&LxcRemote> {
         self.remotes.iter().find(|r| r.name == name)
     }
 
     /// The server certificate pinned for a remote: `servercerts/<name>.crt`.
+    ///
+    /// ```
+    /// # let config = lxd_client::LxcConfig::parse("/home/me/.config/lxc", "\
+    /// # default-remote: prod
+    /// # remotes:
+    /// #   images:
+    /// #     addr: https://images.lxd.canonical.com
+    /// #     protocol: simplestreams
+    /// #     public: true
+    /// #   prod:
+    /// #     addr: https://10.0.0.5:8443
+    /// #     auth_type: tls
+    /// #     project: web
+    /// #     protocol: lxd
+    /// #     public: false
+    /// # ")?;
+    /// let pinned = config.server_certificate_path("prod");
+    /// assert_eq!(pinned, std::path::Path::new("/home/me/.config/lxc/servercerts/prod.crt"));
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn server_certificate_path(&self, name: &str) -> PathBuf {
         self.dir.join("servercerts").join(format!("{name}.crt"))
     }
 
     /// The client certificate `lxc` presents: `client.crt` (its key is `client.key`).
+    ///
+    /// ```
+    /// # let config = lxd_client::LxcConfig::parse("/home/me/.config/lxc", "\
+    /// # default-remote: prod
+    /// # remotes:
+    /// #   images:
+    /// #     addr: https://images.lxd.canonical.com
+    /// #     protocol: simplestreams
+    /// #     public: true
+    /// #   prod:
+    /// #     addr: https://10.0.0.5:8443
+    /// #     auth_type: tls
+    /// #     project: web
+    /// #     protocol: lxd
+    /// #     public: false
+    /// # ")?;
+    /// let cert = config.client_certificate_path(); // its key: client.key beside it
+    /// assert_eq!(cert, std::path::Path::new("/home/me/.config/lxc/client.crt"));
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
     pub fn client_certificate_path(&self) -> PathBuf {
         self.dir.join("client.crt")
     }

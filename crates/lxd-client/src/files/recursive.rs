@@ -63,11 +63,54 @@ impl Default for GetRecursiveOptions {
 
 impl GetRecursiveOptions {
     /// Keep outside links, no ownership, 4 files at once.
+    ///
+    /// One file read per entry.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_client::proto::{InstanceSource, InstancesPost};
+    /// # let web = InstancesPost { name: "web".into(), source: InstanceSource::image_alias("busybox"), ..Default::default() };
+    /// # client.instances().create(&web).await?.wait().await?;
+    /// use lxd_client::GetRecursiveOptions;
+    /// # let backup = std::env::temp_dir().join(format!("lxd-rs-doc-etc-{}", std::process::id()));
+    /// let files = client.instances().files("web");
+    /// let summary = files.get_recursive("/etc", &backup, &GetRecursiveOptions::new()).await?;
+    /// assert!(summary.files > 0 && backup.join("hostname").is_file());
+    /// # std::fs::remove_dir_all(&backup)?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_get)
     pub fn new() -> Self {
         Self::default()
     }
 
     /// What to do with symlinks pointing outside the tree.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_client::proto::{InstanceSource, InstancesPost};
+    /// # let web = InstancesPost { name: "web".into(), source: InstanceSource::image_alias("busybox"), ..Default::default() };
+    /// # client.instances().create(&web).await?.wait().await?;
+    /// use lxd_client::{GetRecursiveOptions, OutsideLinks};
+    /// # let dest = std::env::temp_dir().join(format!("lxd-rs-doc-links-{}", std::process::id()));
+    /// let files = client.instances().files("web");
+    /// files.create_dir("/tmp/app", &Default::default()).await?;
+    /// files.create_symlink("/tmp/app/hosts", "/etc/hosts").await?; // points outside /tmp/app
+    /// let options = GetRecursiveOptions::new().outside_links(OutsideLinks::Skip);
+    /// let summary = files.get_recursive("/tmp/app", &dest, &options).await?;
+    /// assert_eq!(summary.skipped.len(), 1);
+    /// # std::fs::remove_dir_all(&dest)?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_get)
     pub fn outside_links(mut self, policy: OutsideLinks) -> Self {
         self.outside_links = policy;
         self
@@ -75,12 +118,36 @@ impl GetRecursiveOptions {
 
     /// Gives local files, directories and symlinks the owner and group they have in the
     /// instance (numbers as seen inside it; needs the right to chown, usually root).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::GetRecursiveOptions;
+    /// // A backup of home directories that keeps who owns what (run as root).
+    /// let options = GetRecursiveOptions::new().preserve_ownership(true);
+    /// client.instances().files("web").get_recursive("/home", "/backup/web/home", &options).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_get)
     pub fn preserve_ownership(mut self, yes: bool) -> Self {
         self.preserve_ownership = yes;
         self
     }
 
     /// How many files are transferred at once (1 to 32).
+    ///
+    /// How many file reads are in flight at once.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::GetRecursiveOptions;
+    /// // Many small files over a fast link: more requests in flight.
+    /// let options = GetRecursiveOptions::new().concurrency(16);
+    /// client.instances().files("web").get_recursive("/var/lib/app", "backup/app", &options).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_get)
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.clamp(1, MAX_CONCURRENCY);
         self
@@ -113,23 +180,83 @@ impl Default for PutRecursiveOptions {
 
 impl PutRecursiveOptions {
     /// Owner left to LXD (root of the instance), 4 files at once.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::PutRecursiveOptions;
+    /// let files = client.instances().files("web");
+    /// let summary = files.put_recursive("config/", "/etc/app", &PutRecursiveOptions::new()).await?;
+    /// println!("{} files, {} directories", summary.files, summary.directories);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_post)
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Owner of every file and directory created, as seen inside the instance.
+    ///
+    /// Sets the `X-LXD-uid` header of every file and directory push.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_client::proto::{InstanceSource, InstancesPost};
+    /// # let web = InstancesPost { name: "web".into(), source: InstanceSource::image_alias("busybox"), ..Default::default() };
+    /// # client.instances().create(&web).await?.wait().await?;
+    /// use lxd_client::PutRecursiveOptions;
+    /// # let site = std::env::temp_dir().join(format!("lxd-rs-doc-site-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&site)?;
+    /// # std::fs::write(site.join("index.html"), "<h1>hello</h1>")?;
+    /// let files = client.instances().files("web");
+    /// files.put_recursive(&site, "/tmp/html", &PutRecursiveOptions::new().uid(33).gid(33)).await?;
+    /// assert_eq!(files.stat("/tmp/html/index.html").await?.uid, 33);
+    /// # std::fs::remove_dir_all(&site)?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_post)
     pub fn uid(mut self, uid: u32) -> Self {
         self.uid = Some(uid);
         self
     }
 
     /// Group of every file and directory created, as seen inside the instance.
+    ///
+    /// Sets the `X-LXD-gid` header of every file and directory push.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::PutRecursiveOptions;
+    /// // Files owned by root, in the group of the deploy user (1001).
+    /// let options = PutRecursiveOptions::new().gid(1001);
+    /// client.instances().files("web").put_recursive("release/", "/srv/app", &options).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_post)
     pub fn gid(mut self, gid: u32) -> Self {
         self.gid = Some(gid);
         self
     }
 
     /// How many files are transferred at once (1 to 32).
+    ///
+    /// How many file pushes are in flight at once.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::PutRecursiveOptions;
+    /// // A slow, high-latency link: one file at a time.
+    /// let options = PutRecursiveOptions::new().concurrency(1);
+    /// client.instances().files("web").put_recursive("assets/", "/var/www/assets", &options).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_post)
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.clamp(1, MAX_CONCURRENCY);
         self
