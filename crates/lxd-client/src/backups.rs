@@ -40,6 +40,20 @@ pub struct InstanceBackups {
 
 impl Instances {
     /// The backups of `instance` (the name is checked by each call).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let backups = client.instances().backups("web");
+    /// // Prune: keep only the newest three.
+    /// let mut all = backups.list().await?;
+    /// all.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    /// for old in all.iter().skip(3) {
+    ///     backups.delete(&old.name).await?.wait().await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_backups_get)
     pub fn backups(&self, instance: &str) -> InstanceBackups {
         InstanceBackups {
             client: self.client.clone(),
@@ -66,6 +80,14 @@ fn validate_backup_name(name: &str) -> Result<()> {
 
 impl InstanceBackups {
     /// The instance whose backups these are.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), lxd_client::Error> {
+    /// # let client = lxd_client::Client::https("https://lxd.example:8443").build()?;
+    /// let backups = client.instances().backups("web");
+    /// assert_eq!(backups.instance(), "web");
+    /// # Ok(()) }
+    /// ```
     pub fn instance(&self) -> &str {
         &self.instance
     }
@@ -281,11 +303,36 @@ pub struct BackupImport {
 
 impl BackupImport {
     /// Keep the name and pool recorded in the backup.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::BackupImport;
+    /// // Like `lxc import web.tar.gz`: back under its own name, on its own pool.
+    /// let tarball = tokio::fs::File::open("web.tar.gz").await.unwrap();
+    /// client.instances().create_from_backup(tarball, &BackupImport::new()).await?.wait().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_post)
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Name the new instance (API extension `backup_override_name`).
+    ///
+    /// Sent as the `X-LXD-name` header of the upload (`X-Incus-name` on Incus).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::BackupImport;
+    /// let tarball = tokio::fs::File::open("web.tar.gz").await.unwrap();
+    /// let options = BackupImport::new().name("web-restored"); // next to the original "web"
+    /// client.instances().create_from_backup(tarball, &options).await?.wait().await?;
+    /// assert!(client.instances().exists("web-restored").await?);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_post)
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -293,6 +340,19 @@ impl BackupImport {
 
     /// Put the new instance on this storage pool (API extension
     /// `container_backup_override_pool`).
+    ///
+    /// Sent as the `X-LXD-pool` header of the upload (`X-Incus-pool` on Incus).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::BackupImport;
+    /// let tarball = tokio::fs::File::open("web.tar.gz").await.unwrap();
+    /// let options = BackupImport::new().name("web-ssd").pool("ssd");
+    /// client.instances().create_from_backup(tarball, &options).await?.wait().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_post)
     pub fn pool(mut self, pool: impl Into<String>) -> Self {
         self.pool = Some(pool.into());
         self
@@ -300,6 +360,18 @@ impl BackupImport {
 
     /// The tarball's length in bytes, sent as `Content-Length` (else the upload is
     /// chunked).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::BackupImport;
+    /// let tarball = tokio::fs::File::open("web.tar.gz").await.unwrap();
+    /// let length = tarball.metadata().await.unwrap().len();
+    /// let options = BackupImport::new().length(length);
+    /// client.instances().create_from_backup(tarball, &options).await?.wait().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_post)
     pub fn length(mut self, length: u64) -> Self {
         self.length = Some(length);
         self

@@ -42,6 +42,19 @@ pub struct Certificates {
 
 impl Client {
     /// The certificates (trust store) manager.
+    ///
+    /// It manages `/1.0/certificates`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let certificates = client.certificates();
+    /// for c in certificates.list().await? {
+    ///     println!("{} {} restricted: {}", &c.fingerprint[..12], c.name, c.restricted);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/certificates/certificates_get)
     pub fn certificates(&self) -> Certificates {
         Certificates {
             client: self.without_project(),
@@ -62,6 +75,16 @@ pub struct TrustToken {
 impl TrustToken {
     /// The token as users paste it (`lxc remote add <name> <token>`,
     /// [`Client::authenticate`]).
+    ///
+    /// ```
+    /// use lxd_client::{TrustToken, proto::CertificateAddToken};
+    /// let pending = TrustToken {
+    ///     operation_id: "0c3a6b1e-2f59-4f7e-9a0e-5d1c3b2a4f60".into(),
+    ///     token: CertificateAddToken { client_name: "laptop".into(), secret: "s3cret".into(), ..Default::default() },
+    /// };
+    /// let encoded = pending.encoded(); // base64 of the token's JSON
+    /// assert_eq!(CertificateAddToken::decode(&encoded).unwrap(), pending.token);
+    /// ```
     pub fn encoded(&self) -> String {
         self.token.encode()
     }

@@ -57,6 +57,8 @@ impl Client {
     /// println!("clustered: {}", client.cluster().get().await?.enabled);
     /// # Ok(()) }
     /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/cluster/cluster_get)
     pub fn cluster(&self) -> ClusterManager {
         ClusterManager {
             client: self.without_project(),
@@ -77,6 +79,16 @@ pub struct JoinToken {
 impl JoinToken {
     /// The token as users paste it (`cluster_token` of a join preseed), as `lxc cluster
     /// add` prints it.
+    ///
+    /// ```
+    /// use lxd_client::{JoinToken, proto::ClusterMemberJoinToken};
+    /// let pending = JoinToken {
+    ///     operation_id: "8f1e2d3c-4b5a-4c6d-8e7f-9a0b1c2d3e4f".into(),
+    ///     token: ClusterMemberJoinToken { server_name: "node4".into(), secret: "s3cret".into(), ..Default::default() },
+    /// };
+    /// let encoded = pending.encoded(); // base64 of the token's JSON
+    /// assert_eq!(ClusterMemberJoinToken::decode(&encoded).unwrap().server_name, "node4");
+    /// ```
     pub fn encoded(&self) -> String {
         self.token.encode()
     }
@@ -301,6 +313,8 @@ impl ClusterManager {
     /// println!("{:?}", client.cluster().members().list_names().await?);
     /// # Ok(()) }
     /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/cluster/cluster_members_get)
     pub fn members(&self) -> ClusterMembers {
         ClusterMembers {
             client: self.client.clone(),
@@ -314,6 +328,8 @@ impl ClusterManager {
     /// println!("{:?}", client.cluster().groups().list_names().await?);
     /// # Ok(()) }
     /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/cluster-groups/cluster_groups_get)
     pub fn groups(&self) -> ClusterGroups {
         ClusterGroups {
             client: self.client.clone(),

@@ -26,6 +26,18 @@ pub struct ImageAliases {
 
 impl Images {
     /// The image aliases manager.
+    ///
+    /// It manages `/1.0/images/aliases`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let aliases = client.images().aliases();
+    /// let entry = aliases.get("busybox").await?;
+    /// println!("busybox -> {}", entry.target);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_aliases_get)
     pub fn aliases(&self) -> ImageAliases {
         ImageAliases {
             client: self.client.clone(),

@@ -82,30 +82,92 @@ struct ImageExportPost<'a> {
 
 impl ImageCopy {
     /// How the image travels (default [`MigrationMode::Auto`]).
+    ///
+    /// Sets `source.mode` (`pull` or `push`) of the target's image-creation request; with
+    /// [`MigrationMode::Relay`] this client streams an export of the source into an upload to the
+    /// target.
+    ///
+    /// ```no_run
+    /// # async fn demo(source: lxd_client::Client, target: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::MigrationMode;
+    /// // The target cannot reach the source (NAT): the source uploads to it instead.
+    /// let image = target.images().copy_from(&source, "busybox").mode(MigrationMode::Push).run().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post)
     pub fn mode(mut self, mode: MigrationMode) -> Self {
         self.mode = mode;
         self
     }
 
     /// Adds an alias for the copy on the target.
+    ///
+    /// Each alias is created on the target once the image is there (`POST /1.0/images/aliases`).
+    ///
+    /// ```no_run
+    /// # async fn demo(source: lxd_client::Client, target: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let image = target.images().copy_from(&source, "ce056e95").alias("busybox").alias("bb").run().await?;
+    /// assert!(image.aliases.iter().any(|a| a.name == "bb"));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_aliases_post)
     pub fn alias(mut self, name: impl Into<String>) -> Self {
         self.aliases.push(name.into());
         self
     }
 
     /// Gives the copy the source image's aliases too.
+    ///
+    /// They are created on the target once the image is there (`POST /1.0/images/aliases`); an
+    /// alias the target already has is skipped.
+    ///
+    /// ```no_run
+    /// # async fn demo(source: lxd_client::Client, target: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// // "busybox" and "bb" on the source become "busybox" and "bb" on the target:
+    /// let image = target.images().copy_from(&source, "busybox").copy_aliases(true).run().await?;
+    /// let names: Vec<&str> = image.aliases.iter().map(|a| a.name.as_str()).collect();
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_aliases_post)
     pub fn copy_aliases(mut self, copy: bool) -> Self {
         self.copy_aliases = copy;
         self
     }
 
     /// Makes the copy public on the target.
+    ///
+    /// Sets `public` of the target's image-creation request.
+    ///
+    /// ```no_run
+    /// # async fn demo(source: lxd_client::Client, target: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let image = target.images().copy_from(&source, "busybox").public(true).run().await?;
+    /// assert!(image.public); // listed to untrusted clients of the target
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post)
     pub fn public(mut self, public: bool) -> Self {
         self.public = public;
         self
     }
 
     /// Has the target keep the copy up to date from the source (pull mode).
+    ///
+    /// Sets `auto_update` of the target's image-creation request.
+    ///
+    /// ```no_run
+    /// # async fn demo(source: lxd_client::Client, target: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::MigrationMode;
+    /// let copy = target.images().copy_from(&source, "busybox").mode(MigrationMode::Pull).auto_update(true);
+    /// let image = copy.run().await?;
+    /// assert!(image.auto_update);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post)
     pub fn auto_update(mut self, auto_update: bool) -> Self {
         self.auto_update = auto_update;
         self

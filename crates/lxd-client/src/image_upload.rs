@@ -159,6 +159,19 @@ impl ImageUpload {
 
     /// A unified image read from `reader`; `length`, when given, is sent as Content-Length
     /// and a reader that gives more or fewer bytes fails the upload.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::ImageUpload;
+    /// # fn build_tarball() -> Vec<u8> { Vec::new() }
+    /// let tarball: Vec<u8> = build_tarball(); // metadata.yaml + rootfs/, made in memory
+    /// let length = tarball.len() as u64;
+    /// let upload = ImageUpload::unified_from_reader(std::io::Cursor::new(tarball), Some(length));
+    /// client.images().upload(upload).await?.wait().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post)
     pub fn unified_from_reader<R>(reader: R, length: Option<u64>) -> ImageUpload
     where
         R: AsyncRead + Send + 'static,
@@ -212,6 +225,19 @@ impl ImageUpload {
 
     /// A split image from two readers (`vm`: the second is a VM's `rootfs.img`). Lengths,
     /// when both are given, make a Content-Length.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::ImageUpload;
+    /// let metadata = tokio::fs::File::open("meta.tar.xz").await.unwrap();
+    /// let disk = tokio::fs::File::open("disk.img").await.unwrap();
+    /// let upload = ImageUpload::split_from_readers(metadata, None, disk, None, true); // a VM image
+    /// let image = client.images().upload_and_wait(upload.alias("my-vm")).await?;
+    /// println!("{} {}", image.fingerprint, image.image_type);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post)
     pub fn split_from_readers<M, R>(
         metadata: M,
         metadata_length: Option<u64>,
@@ -232,36 +258,125 @@ impl ImageUpload {
     }
 
     /// Visible to unauthenticated clients.
+    ///
+    /// Sent as the `X-LXD-public` header (`X-Incus-public` on Incus); always sent, `false` by
+    /// default.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::ImageUpload;
+    /// let upload = ImageUpload::unified_from_path("busybox.tar.gz").await?.public(true);
+    /// let image = client.images().upload_and_wait(upload).await?;
+    /// assert!(image.public); // listed to untrusted clients too
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post)
     pub fn public(mut self, public: bool) -> Self {
         self.public = public;
         self
     }
 
     /// The image's original file name.
+    ///
+    /// Sent as the `X-LXD-filename` header (`X-Incus-filename` on Incus).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::ImageUpload;
+    /// // A download kept under a temporary name:
+    /// let file = tokio::fs::File::open("/tmp/tmp.x1b2").await.unwrap();
+    /// let upload = ImageUpload::unified_from_reader(file, None).filename("alpine-3.20.tar.gz");
+    /// let image = client.images().upload_and_wait(upload).await?;
+    /// assert_eq!(image.filename, "alpine-3.20.tar.gz");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post)
     pub fn filename(mut self, filename: impl Into<String>) -> Self {
         self.filename = Some(filename.into());
         self
     }
 
     /// A property, merged over those of the image's `metadata.yaml`.
+    ///
+    /// Sent, URL-encoded, in the `X-LXD-properties` header (`X-Incus-properties` on Incus).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::ImageUpload;
+    /// let upload = ImageUpload::unified_from_path("alpine.tar.gz")
+    ///     .await?
+    ///     .property("os", "Alpine")
+    ///     .property("release", "3.20");
+    /// let image = client.images().upload_and_wait(upload).await?;
+    /// assert_eq!(image.properties["release"], "3.20");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post)
     pub fn property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.properties.insert(key.into(), value.into());
         self
     }
 
     /// An alias to create once the image exists ([`Images::upload_and_wait`]).
+    ///
+    /// Created with `POST /1.0/images/aliases` after the upload; [`Images::upload`] refuses an
+    /// upload with aliases.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::ImageUpload;
+    /// let upload = ImageUpload::unified_from_path("alpine.tar.gz").await?.alias("alpine/3.20").alias("alpine");
+    /// let image = client.images().upload_and_wait(upload).await?;
+    /// assert_eq!(image.aliases.len(), 2);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_aliases_post)
     pub fn alias(mut self, name: impl Into<String>) -> Self {
         self.aliases.push(ImageAlias::new(name));
         self
     }
 
     /// The SHA-256 the image must have; LXD refuses the upload when it differs.
+    ///
+    /// Sent as the `X-LXD-fingerprint` header (`X-Incus-fingerprint` on Incus).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::ImageUpload;
+    /// // The SHA-256 published next to the tarball ("<hash>  alpine.tar.gz"):
+    /// let sums = std::fs::read_to_string("alpine.tar.gz.sha256").unwrap();
+    /// let sha256 = sums.split_whitespace().next().unwrap();
+    /// let upload = ImageUpload::unified_from_path("alpine.tar.gz").await?.expect_fingerprint(sha256);
+    /// let image = client.images().upload_and_wait(upload).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post)
     pub fn expect_fingerprint(mut self, fingerprint: impl Into<String>) -> Self {
         self.fingerprint = Some(fingerprint.into());
         self
     }
 
     /// Reports bytes sent.
+    ///
+    /// The callback runs as the body of the upload is sent; the total is the body's length when
+    /// known.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::ImageUpload;
+    /// let upload = ImageUpload::unified_from_path("jammy.tar.gz").await?.with_progress(|sent, total| {
+    ///     eprint!("\r{sent} of {} bytes", total.map_or("?".to_string(), |t| t.to_string()));
+    /// });
+    /// client.images().upload(upload).await?.wait().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post)
     pub fn with_progress<F>(mut self, callback: F) -> Self
     where
         F: Fn(u64, Option<u64>) + Send + Sync + 'static,

@@ -32,6 +32,18 @@ pub struct Images {
 
 impl Client {
     /// The images manager.
+    ///
+    /// It manages `/1.0/images` in the client's project.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let images = client.images();
+    /// let old = images.get_by_alias("app/previous").await?;
+    /// images.delete(&old.fingerprint).await?.wait().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_get)
     pub fn images(&self) -> Images {
         Images {
             client: self.clone(),
@@ -356,11 +368,37 @@ impl DerefMut for ImageObject {
 
 impl ImageObject {
     /// The ETag it was last read with.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// let fingerprint = client.images().get_by_alias("busybox").await?.fingerprint;
+    /// let image = client.images().object(&fingerprint).await?;
+    /// let etag = image.etag().expect("LXD sends an image's ETag");
+    /// println!("If-Match: {}", etag.as_str()); // what save() sends
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/image_get)
     pub fn etag(&self) -> Option<&ETag> {
         self.etag.as_ref()
     }
 
     /// The image, without the handle.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// let fingerprint = client.images().get_by_alias("busybox").await?.fingerprint;
+    /// let image = client.images().object(&fingerprint).await?;
+    /// let plain: lxd_client::proto::Image = image.into_inner();
+    /// assert_eq!(plain.fingerprint, fingerprint);
+    /// # Ok(()) }
+    /// ```
     pub fn into_inner(self) -> Image {
         self.image
     }

@@ -89,36 +89,165 @@ impl InstanceObject {
 
     /// The instance's name on the server (unchanged by edits to `name`: use
     /// [`rename`](Self::rename)).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # let request = lxd_client::proto::InstancesPost {
+    /// #     name: "web".into(),
+    /// #     source: lxd_client::proto::InstanceSource::image_alias("busybox"),
+    /// #     ..Default::default()
+    /// # };
+    /// # client.instances().create(&request).await?.wait().await?;
+    /// let mut web = client.instances().object("web").await?;
+    /// web.name = "web2".into(); // an edit of the model, not a rename:
+    /// assert_eq!(web.name(), "web");
+    /// # Ok(()) }
+    /// ```
     pub fn name(&self) -> &str {
         &self.original.name
     }
 
     /// The ETag of the instance as last read; [`save`](Self::save) sends it as `If-Match`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # let request = lxd_client::proto::InstancesPost {
+    /// #     name: "web".into(),
+    /// #     source: lxd_client::proto::InstanceSource::image_alias("busybox"),
+    /// #     ..Default::default()
+    /// # };
+    /// # client.instances().create(&request).await?.wait().await?;
+    /// let web = client.instances().object("web").await?;
+    /// let etag = web.etag().expect("LXD sends an instance's ETag");
+    /// println!("If-Match: {}", etag.as_str());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_get)
     pub fn etag(&self) -> Option<&ETag> {
         self.etag.as_ref()
     }
 
     /// The instance as last read from the server, without your changes.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # let request = lxd_client::proto::InstancesPost {
+    /// #     name: "web".into(),
+    /// #     source: lxd_client::proto::InstanceSource::image_alias("busybox"),
+    /// #     ..Default::default()
+    /// # };
+    /// # client.instances().create(&request).await?.wait().await?;
+    /// let mut web = client.instances().object("web").await?;
+    /// web.config.insert("limits.cpu".into(), "2".into());
+    /// assert!(!web.original().config.contains_key("limits.cpu"));
+    /// assert_eq!(web.config["limits.cpu"], "2");
+    /// # Ok(()) }
+    /// ```
     pub fn original(&self) -> &Instance {
         &self.original
     }
 
     /// The instance with your changes.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # let request = lxd_client::proto::InstancesPost {
+    /// #     name: "web".into(),
+    /// #     source: lxd_client::proto::InstanceSource::image_alias("busybox"),
+    /// #     ..Default::default()
+    /// # };
+    /// # client.instances().create(&request).await?.wait().await?;
+    /// let mut web = client.instances().object("web").await?;
+    /// web.description = "front end".into();
+    /// let model: &lxd_client::proto::Instance = web.model();
+    /// assert_eq!(model.description, "front end");
+    /// # Ok(()) }
+    /// ```
     pub fn model(&self) -> &Instance {
         &self.model
     }
 
     /// The instance with your changes, for editing.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # let request = lxd_client::proto::InstancesPost {
+    /// #     name: "web".into(),
+    /// #     source: lxd_client::proto::InstanceSource::image_alias("busybox"),
+    /// #     ..Default::default()
+    /// # };
+    /// # client.instances().create(&request).await?.wait().await?;
+    /// fn tag(instance: &mut lxd_client::proto::Instance, role: &str) {
+    ///     instance.config.insert("user.role".into(), role.into());
+    /// }
+    /// let mut web = client.instances().object("web").await?;
+    /// tag(web.model_mut(), "frontend");
+    /// assert_eq!(web.changed_fields(), ["config"]);
+    /// # Ok(()) }
+    /// ```
     pub fn model_mut(&mut self) -> &mut Instance {
         &mut self.model
     }
 
     /// The instance with your changes, as a plain value.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # let request = lxd_client::proto::InstancesPost {
+    /// #     name: "web".into(),
+    /// #     source: lxd_client::proto::InstanceSource::image_alias("busybox"),
+    /// #     ..Default::default()
+    /// # };
+    /// # client.instances().create(&request).await?.wait().await?;
+    /// let mut web = client.instances().object("web").await?;
+    /// web.description = "draft".into();
+    /// let instance = web.into_model(); // a plain Instance, unsaved change included
+    /// assert_eq!(instance.description, "draft");
+    /// # Ok(()) }
+    /// ```
     pub fn into_model(self) -> Instance {
         self.model
     }
 
     /// The manager this object was read through.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # let request = lxd_client::proto::InstancesPost {
+    /// #     name: "web".into(),
+    /// #     source: lxd_client::proto::InstanceSource::image_alias("busybox"),
+    /// #     ..Default::default()
+    /// # };
+    /// # client.instances().create(&request).await?.wait().await?;
+    /// let web = client.instances().object("web").await?;
+    /// let names = web.manager().list_names().await?;
+    /// assert_eq!(names, ["web"]);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_get)
     pub fn manager(&self) -> &Instances {
         &self.instances
     }
@@ -140,6 +269,24 @@ impl InstanceObject {
     }
 
     /// The names of the writable fields you changed (JSON names, unknown fields included).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # let request = lxd_client::proto::InstancesPost {
+    /// #     name: "web".into(),
+    /// #     source: lxd_client::proto::InstanceSource::image_alias("busybox"),
+    /// #     ..Default::default()
+    /// # };
+    /// # client.instances().create(&request).await?.wait().await?;
+    /// let mut web = client.instances().object("web").await?;
+    /// web.config.insert("limits.memory".into(), "1GiB".into());
+    /// web.description = "front end".into();
+    /// assert_eq!(web.changed_fields(), ["config", "description"]);
+    /// # Ok(()) }
+    /// ```
     pub fn changed_fields(&self) -> Vec<String> {
         let (now, was) = (self.model.writable(), self.original.writable());
         let mut changed = Vec::new();
@@ -164,6 +311,26 @@ impl InstanceObject {
     }
 
     /// Drops your changes: the object is again what was last read.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # let request = lxd_client::proto::InstancesPost {
+    /// #     name: "web".into(),
+    /// #     source: lxd_client::proto::InstanceSource::image_alias("busybox"),
+    /// #     ..Default::default()
+    /// # };
+    /// # client.instances().create(&request).await?.wait().await?;
+    /// let mut web = client.instances().object("web").await?;
+    /// web.profiles.clear();
+    /// assert!(web.is_dirty());
+    /// web.rollback();
+    /// assert!(!web.is_dirty());
+    /// assert_eq!(web.profiles, ["default"]);
+    /// # Ok(()) }
+    /// ```
     pub fn rollback(&mut self) {
         self.model = self.original.clone();
     }
@@ -524,16 +691,58 @@ impl InstanceObject {
     }
 
     /// This instance's snapshots.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # let request = lxd_client::proto::InstancesPost {
+    /// #     name: "web".into(),
+    /// #     source: lxd_client::proto::InstanceSource::image_alias("busybox"),
+    /// #     ..Default::default()
+    /// # };
+    /// # client.instances().create(&request).await?.wait().await?;
+    /// use lxd_client::proto::InstanceSnapshotsPost;
+    /// let web = client.instances().object("web").await?;
+    /// let request = InstanceSnapshotsPost { name: "before-upgrade".into(), ..Default::default() };
+    /// web.snapshots().create(&request).await?.wait().await?;
+    /// assert_eq!(web.snapshots().list_names().await?, ["before-upgrade"]);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_snapshots_get)
     pub fn snapshots(&self) -> InstanceSnapshots {
         self.instances.snapshots(&self.original.name)
     }
 
     /// This instance's backups.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let web = client.instances().object("web").await?;
+    /// for backup in web.backups().list().await? {
+    ///     println!("{} expires {}", backup.name, backup.expires_at);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_backups_get)
     pub fn backups(&self) -> InstanceBackups {
         self.instances.backups(&self.original.name)
     }
 
     /// This instance's log files and console log.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let web = client.instances().object("web").await?;
+    /// let mut file = tokio::fs::File::create("web-console.log").await.unwrap();
+    /// let bytes = web.logs().console_to(&mut file).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_logs_get)
     pub fn logs(&self) -> InstanceLogs {
         self.instances.logs(&self.original.name)
     }

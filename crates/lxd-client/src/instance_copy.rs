@@ -188,6 +188,18 @@ fn check_member(member: &str) -> Result<()> {
 
 impl InstanceCopy {
     /// The name on the destination (default: the source's name).
+    ///
+    /// Sets `name` of the instance-creation request (of `POST /1.0/instances/<name>` for a move
+    /// within one server).
+    ///
+    /// ```no_run
+    /// # async fn demo(source: lxd_client::Client, target: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let copy = target.instances().copy_from(&source, "web").name("web-staging").run().await?;
+    /// assert_eq!(copy.name(), "web-staging");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_post)
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -195,60 +207,184 @@ impl InstanceCopy {
 
     /// How the data travels between two servers (default [`MigrationMode::Auto`]); unused
     /// within one server or cluster.
+    ///
+    /// Sets `source.mode` (`pull` or `push`) of the target's instance-creation request; with
+    /// [`MigrationMode::Relay`] this client carries the migration websockets between the two
+    /// servers.
+    ///
+    /// ```no_run
+    /// # async fn demo(source: lxd_client::Client, target: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::MigrationMode;
+    /// // Neither server can reach the other, but this client reaches both:
+    /// let copy = target.instances().copy_from(&source, "web").mode(MigrationMode::Relay).run().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_post)
     pub fn mode(mut self, mode: MigrationMode) -> Self {
         self.mode = mode;
         self
     }
 
     /// Leave the snapshots behind.
+    ///
+    /// Sets `source.instance_only` of the instance-creation request (and `instance_only` of the
+    /// source's migration request).
+    ///
+    /// ```no_run
+    /// # async fn demo(source: lxd_client::Client, target: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let copy = target.instances().copy_from(&source, "web").instance_only(true).run().await?;
+    /// assert!(copy.snapshots().list_names().await?.is_empty());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_post)
     pub fn instance_only(mut self, instance_only: bool) -> Self {
         self.instance_only = instance_only;
         self
     }
 
     /// Live (stateful) copy of a running instance, with CRIU on both servers.
+    ///
+    /// Sets `source.live` of the instance-creation request (and `live` of the source's migration
+    /// request).
+    ///
+    /// ```no_run
+    /// # async fn demo(source: lxd_client::Client, target: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// // Keep the database serving: its memory state moves too.
+    /// let db = target.instances().move_from(&source, "db").live(true).run().await?;
+    /// assert!(db.is_running());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_post)
     pub fn live(mut self, live: bool) -> Self {
         self.live = live;
         self
     }
 
     /// Bring an existing copy up to date instead of creating one (incremental).
+    ///
+    /// Sets `source.refresh` of the instance-creation request.
+    ///
+    /// ```no_run
+    /// # async fn demo(source: lxd_client::Client, target: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// // Nightly: bring the standby up to date, sending only what changed.
+    /// let copy = target.instances().copy_from(&source, "db").name("db-standby").refresh(true);
+    /// copy.run().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_post)
     pub fn refresh(mut self, refresh: bool) -> Self {
         self.refresh = refresh;
         self
     }
 
     /// Ignore read errors of files that change during the copy.
+    ///
+    /// Sets `source.allow_inconsistent` of the instance-creation request (and `allow_inconsistent`
+    /// of the source's migration request).
+    ///
+    /// ```no_run
+    /// # async fn demo(source: lxd_client::Client, target: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// // A busy running instance whose logs are written during the copy:
+    /// let copy = target.instances().copy_from(&source, "web").allow_inconsistent(true).run().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_post)
     pub fn allow_inconsistent(mut self, allow: bool) -> Self {
         self.allow_inconsistent = allow;
         self
     }
 
     /// Sets (overrides) one configuration key on the copy.
+    ///
+    /// Merged over the source's configuration into `config` of the instance-creation request (the
+    /// source's `volatile.*` keys are left out).
+    ///
+    /// ```no_run
+    /// # async fn demo(source: lxd_client::Client, target: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let copy = target.instances().copy_from(&source, "web").name("web-test");
+    /// let copy = copy.config("limits.cpu", "1").config("user.role", "test").run().await?;
+    /// assert_eq!(copy.config["user.role"], "test");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_post)
     pub fn config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.config.insert(key.into(), value.into());
         self
     }
 
     /// The copy's profiles instead of the source's (they must exist on the destination).
+    ///
+    /// Sets `profiles` of the instance-creation request.
+    ///
+    /// ```no_run
+    /// # async fn demo(source: lxd_client::Client, target: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let profiles = vec!["default".to_string(), "small".to_string()];
+    /// let copy = target.instances().copy_from(&source, "web").profiles(profiles).run().await?;
+    /// assert_eq!(copy.profiles, ["default", "small"]);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_post)
     pub fn profiles(mut self, profiles: Vec<String>) -> Self {
         self.profiles = Some(profiles);
         self
     }
 
     /// Makes the copy ephemeral (or not), instead of keeping the source's setting.
+    ///
+    /// Sets `ephemeral` of the instance-creation request.
+    ///
+    /// ```no_run
+    /// # async fn demo(source: lxd_client::Client, target: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// // A throwaway copy for a test run: LXD deletes it when it stops.
+    /// let copy = target.instances().copy_from(&source, "web").name("web-ci").ephemeral(true);
+    /// let ci = copy.start(true).run().await?;
+    /// assert!(ci.ephemeral);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_post)
     pub fn ephemeral(mut self, ephemeral: bool) -> Self {
         self.ephemeral = Some(ephemeral);
         self
     }
 
     /// The destination cluster member (`?target=`).
+    ///
+    /// Sets the `target` query parameter of the instance-creation request (of `POST
+    /// /1.0/instances/<name>` for a move within the cluster).
+    ///
+    /// ```no_run
+    /// # async fn demo(source: lxd_client::Client, target: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let copy = target.instances().copy_from(&source, "web").member("node2").run().await?;
+    /// assert_eq!(copy.location, "node2");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_post)
     pub fn member(mut self, member: impl Into<String>) -> Self {
         self.member = Some(member.into());
         self
     }
 
     /// Starts the copy once it is made (a move restarts a running source anyway).
+    ///
+    /// The start is a `PUT /1.0/instances/<name>/state` sent once the copy exists.
+    ///
+    /// ```no_run
+    /// # async fn demo(source: lxd_client::Client, target: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let copy = target.instances().copy_from(&source, "web").name("web2").start(true).run().await?;
+    /// assert!(copy.is_running());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_state_put)
     pub fn start(mut self, start: bool) -> Self {
         self.start = start;
         self

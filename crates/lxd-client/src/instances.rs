@@ -53,6 +53,19 @@ pub struct Instances {
 
 impl Client {
     /// The instances manager: containers and virtual machines alike.
+    ///
+    /// It manages `/1.0/instances` in the client's project.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let instances = client.instances();
+    /// for name in instances.list_names().await? {
+    ///     println!("{name}: {}", instances.state(&name).await?.status);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_get)
     pub fn instances(&self) -> Instances {
         Instances {
             client: self.clone(),
@@ -70,6 +83,8 @@ impl Client {
     /// }
     /// # Ok(()) }
     /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_get_recursion1)
     pub fn containers(&self) -> Instances {
         Instances {
             client: self.clone(),
@@ -78,6 +93,16 @@ impl Client {
     }
 
     /// The instances manager restricted to virtual machines (`instance-type=virtual-machine`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// for vm in client.virtual_machines().list().await? {
+    ///     println!("{} {} {}", vm.name, vm.status, vm.config.get("limits.memory").map_or("-", |m| m.as_str()));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_get_recursion1)
     pub fn virtual_machines(&self) -> Instances {
         Instances {
             client: self.clone(),
@@ -94,11 +119,28 @@ pub(crate) fn instance_path(name: &str) -> Result<String> {
 
 impl Instances {
     /// The client this manager sends through.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), lxd_client::Error> {
+    /// let client = lxd_client::Client::https("https://lxd.example:8443").project("dev").build()?;
+    /// let instances = client.instances();
+    /// assert_eq!(instances.client().project(), Some("dev"));
+    /// # Ok(()) }
+    /// ```
     pub fn client(&self) -> &Client {
         &self.client
     }
 
     /// The instance type this manager is restricted to (`None`: every type).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), lxd_client::Error> {
+    /// # let client = lxd_client::Client::https("https://lxd.example:8443").build()?;
+    /// use lxd_client::proto::InstanceType;
+    /// assert_eq!(client.instances().instance_type(), None);
+    /// assert_eq!(client.containers().instance_type(), Some(&InstanceType::Container));
+    /// # Ok(()) }
+    /// ```
     pub fn instance_type(&self) -> Option<&InstanceType> {
         self.kind.as_ref()
     }
@@ -111,6 +153,8 @@ impl Instances {
     /// let everywhere = client.containers().query().all_projects().names_by_project().await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_get)
     pub fn query(&self) -> InstanceQuery {
         InstanceQuery {
             instances: self.clone(),
@@ -594,6 +638,17 @@ impl InstanceQuery {
     /// paths into maps (`config.user.role`, `expanded_config.limits.cpu`). Any value can be
     /// matched, spaces, quotes and regex characters included: it is sent escaped and anchored
     /// (`^...$`), so LXD's regex matching means equality. Several filters are ANDed.
+    ///
+    /// Adds a `<field> eq ^<value>$` clause to the `filter` query parameter of the listing.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// // What runs on node2, before evacuating it:
+    /// let on_node2 = client.instances().query().filter("location", "node2").names().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_get)
     pub fn filter(mut self, field: &str, value: &str) -> Self {
         self.equals.push((field.to_string(), value.to_string()));
         self
@@ -603,6 +658,17 @@ impl InstanceQuery {
     /// `not name eq web`, `name ne web`, `config.user.role eq ^web-.*`. It is sent first, so
     /// the [`filter`](Self::filter) clauses apply to its result as a whole (LXD evaluates
     /// left to right). A second call replaces the first.
+    ///
+    /// Sets the start of the `filter` query parameter of the listing.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let query = client.instances().query().filter_expr("status eq Running or status eq Frozen");
+    /// let busy = query.filter("config.user.role", "web").names().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_get)
     pub fn filter_expr(mut self, expression: &str) -> Self {
         self.expression = Some(expression.to_string());
         self
@@ -610,6 +676,19 @@ impl InstanceQuery {
 
     /// Lists the instances of every project the client may see (API extension
     /// `instance_all_projects`), not only the client's project.
+    ///
+    /// Sets the `all-projects=true` query parameter of the listing (and drops `project=`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let running = client.instances().query().all_projects().filter("status", "Running");
+    /// for (project, names) in running.names_by_project().await? {
+    ///     println!("{project}: {}", names.join(", "));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instances_get)
     pub fn all_projects(mut self) -> Self {
         self.all_projects = true;
         self

@@ -40,6 +40,19 @@ pub struct NetworkAcls {
 
 impl Client {
     /// The network ACLs manager.
+    ///
+    /// It manages `/1.0/network-acls` in the client's project.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let acls = client.network_acls();
+    /// for name in acls.list_names().await? {
+    ///     println!("{name}: {}", acls.get(&name).await?.description);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/network-acls/network_acls_get)
     pub fn network_acls(&self) -> NetworkAcls {
         NetworkAcls {
             client: self.clone(),

@@ -60,6 +60,14 @@ impl NetworkForwards {
     }
 
     /// The network these forwards belong to.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), lxd_client::Error> {
+    /// # let client = lxd_client::Client::https("https://lxd.example:8443").build()?;
+    /// let forwards = client.networks().forwards("lxdbr0");
+    /// assert_eq!(forwards.network(), "lxdbr0");
+    /// # Ok(()) }
+    /// ```
     pub fn network(&self) -> &str {
         &self.network
     }

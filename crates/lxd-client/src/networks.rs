@@ -38,6 +38,21 @@ pub struct Networks {
 
 impl Client {
     /// The networks manager.
+    ///
+    /// It manages `/1.0/networks` in the client's project.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let networks = client.networks();
+    /// for network in networks.list().await? {
+    ///     if network.managed {
+    ///         println!("{} {:?}", network.name, networks.state(&network.name).await?.addresses);
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/networks/networks_get)
     pub fn networks(&self) -> Networks {
         Networks {
             client: self.clone(),
@@ -276,6 +291,8 @@ impl Networks {
     /// }
     /// # Ok(()) }
     /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/network-forwards/network_forwards_get)
     pub fn forwards(&self, network: &str) -> NetworkForwards {
         NetworkForwards::new(self.client.clone(), network)
     }

@@ -34,6 +34,19 @@ pub struct Profiles {
 
 impl Client {
     /// The profiles manager.
+    ///
+    /// It manages `/1.0/profiles` in the client's project.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let profiles = client.profiles();
+    /// if !profiles.exists("small").await? {
+    ///     profiles.create(&lxd_client::proto::ProfilesPost { name: "small".into(), ..Default::default() }).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/profiles/profiles_get)
     pub fn profiles(&self) -> Profiles {
         Profiles {
             client: self.clone(),

@@ -31,6 +31,18 @@ pub struct Projects {
 
 impl Client {
     /// The projects manager.
+    ///
+    /// It manages `/1.0/projects`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// // Server-wide: the same list whatever the client's project.
+    /// let dev = client.with_project("dev")?;
+    /// assert_eq!(dev.projects().list_names().await?, client.projects().list_names().await?);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/projects/projects_get)
     pub fn projects(&self) -> Projects {
         Projects {
             client: self.without_project(),

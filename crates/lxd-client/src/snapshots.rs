@@ -37,6 +37,17 @@ pub struct InstanceSnapshots {
 
 impl Instances {
     /// The snapshots of `instance` (the name is checked by each call).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let snapshots = client.instances().snapshots("web");
+    /// if snapshots.list_names().await?.iter().any(|n| n == "before-upgrade") {
+    ///     snapshots.delete("before-upgrade").await?.wait().await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_snapshots_get)
     pub fn snapshots(&self, instance: &str) -> InstanceSnapshots {
         InstanceSnapshots {
             client: self.client.clone(),
@@ -74,6 +85,14 @@ pub fn validate_snapshot_name(name: &str) -> Result<()> {
 
 impl InstanceSnapshots {
     /// The instance whose snapshots these are.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), lxd_client::Error> {
+    /// # let client = lxd_client::Client::https("https://lxd.example:8443").build()?;
+    /// let snapshots = client.instances().snapshots("web");
+    /// assert_eq!(snapshots.instance(), "web");
+    /// # Ok(()) }
+    /// ```
     pub fn instance(&self) -> &str {
         &self.instance
     }

@@ -31,6 +31,20 @@ pub struct StoragePools {
 
 impl Client {
     /// The storage pools manager.
+    ///
+    /// It manages `/1.0/storage-pools`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let pools = client.storage_pools();
+    /// for name in pools.list_names().await? {
+    ///     let usage = pools.resources(&name).await?;
+    ///     println!("{name}: {} of {} bytes used", usage.space.used, usage.space.total);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/storage/storage_pools_get)
     pub fn storage_pools(&self) -> StoragePools {
         StoragePools {
             client: self.clone(),
@@ -238,6 +252,8 @@ impl StoragePools {
     /// let names = client.storage_pools().volumes("default").list_names(StorageVolumeType::Custom).await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/storage/storage_pool_volumes_get)
     pub fn volumes(&self, pool: &str) -> StorageVolumes {
         StorageVolumes::new(self.client.clone(), pool)
     }

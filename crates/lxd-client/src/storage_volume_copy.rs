@@ -70,18 +70,58 @@ impl StorageVolumes {
 
 impl VolumeCopy {
     /// The name of the copy (default: the source's name).
+    ///
+    /// Sets `name` of the volume-creation request.
+    ///
+    /// ```no_run
+    /// # async fn demo(source: lxd_client::Client, target: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let volumes = target.storage_pools().volumes("default");
+    /// let copy = volumes.copy_from(&source, "default", "data").name("data-backup").run().await?;
+    /// assert_eq!(copy.name, "data-backup");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/storage/storage_pool_volumes_type_post)
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
     }
 
     /// How the data travels between two servers (default [`MigrationMode::Auto`]).
+    ///
+    /// Sets `source.mode` (`pull` or `push`) of the target's volume-creation request; with
+    /// [`MigrationMode::Relay`] this client carries the migration websockets.
+    ///
+    /// ```no_run
+    /// # async fn demo(source: lxd_client::Client, target: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::MigrationMode;
+    /// let volumes = target.storage_pools().volumes("default");
+    /// // The source cannot be reached from the target: it pushes instead.
+    /// let copy = volumes.copy_from(&source, "default", "data").mode(MigrationMode::Push).run().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/storage/storage_pool_volumes_type_post)
     pub fn mode(mut self, mode: MigrationMode) -> Self {
         self.mode = mode;
         self
     }
 
     /// Leave the volume's snapshots behind.
+    ///
+    /// Sets `source.volume_only` of the volume-creation request (and `volume_only` of the source's
+    /// migration request).
+    ///
+    /// ```no_run
+    /// # async fn demo(source: lxd_client::Client, target: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::proto::StorageVolumeType;
+    /// let volumes = target.storage_pools().volumes("default");
+    /// volumes.copy_from(&source, "default", "data").volume_only(true).run().await?;
+    /// assert!(volumes.snapshots(StorageVolumeType::Custom, "data").list_names().await?.is_empty());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/storage/storage_pool_volumes_type_post)
     pub fn volume_only(mut self, volume_only: bool) -> Self {
         self.volume_only = volume_only;
         self

@@ -86,6 +86,14 @@ impl StorageVolumes {
     }
 
     /// The pool these volumes are in.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), lxd_client::Error> {
+    /// # let client = lxd_client::Client::https("https://lxd.example:8443").build()?;
+    /// let volumes = client.storage_pools().volumes("default");
+    /// assert_eq!(volumes.pool(), "default");
+    /// # Ok(()) }
+    /// ```
     pub fn pool(&self) -> &str {
         &self.pool
     }
@@ -445,6 +453,8 @@ impl StorageVolumes {
     /// let names = client.storage_pools().volumes("default").snapshots(Custom, "data").list_names().await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/storage/storage_pool_volumes_type_snapshots_get)
     pub fn snapshots(
         &self,
         volume_type: StorageVolumeType,
@@ -479,6 +489,15 @@ pub struct StorageVolumeSnapshots {
 
 impl StorageVolumeSnapshots {
     /// The volume these snapshots belong to.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), lxd_client::Error> {
+    /// # let client = lxd_client::Client::https("https://lxd.example:8443").build()?;
+    /// use lxd_client::proto::StorageVolumeType;
+    /// let snapshots = client.storage_pools().volumes("default").snapshots(StorageVolumeType::Custom, "data");
+    /// assert_eq!(snapshots.volume(), "data");
+    /// # Ok(()) }
+    /// ```
     pub fn volume(&self) -> &str {
         &self.volume
     }

@@ -32,6 +32,19 @@ pub struct Warnings {
 
 impl Client {
     /// The warnings manager.
+    ///
+    /// It manages `/1.0/warnings`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// let warnings = client.warnings();
+    /// for uuid in warnings.list_uuids().await? {
+    ///     warnings.delete(&uuid).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/warnings/warnings_get)
     pub fn warnings(&self) -> Warnings {
         Warnings {
             client: self.clone(),
