@@ -146,7 +146,7 @@ impl ImageUpload {
     /// # Ok(()) }
     /// ```
     ///
-    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post_untrusted)
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post)
     pub async fn unified_from_path(path: impl AsRef<Path>) -> Result<ImageUpload> {
         let part = open_part(path.as_ref()).await?;
         let mut upload = ImageUpload::new(Content::Unified(part));
@@ -189,7 +189,7 @@ impl ImageUpload {
     /// # Ok(()) }
     /// ```
     ///
-    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post_untrusted)
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post)
     pub async fn split_from_paths(
         metadata: impl AsRef<Path>,
         rootfs: impl AsRef<Path>,
@@ -211,7 +211,7 @@ impl ImageUpload {
     /// # Ok(()) }
     /// ```
     ///
-    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post_untrusted)
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post)
     pub async fn vm_from_paths(
         metadata: impl AsRef<Path>,
         rootfs_img: impl AsRef<Path>,
@@ -409,7 +409,7 @@ impl Images {
     /// # Ok(()) }
     /// ```
     ///
-    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post_untrusted)
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post)
     pub async fn upload(&self, upload: ImageUpload) -> Result<Operation> {
         if !upload.aliases.is_empty() {
             return Err(Error::invalid(
@@ -431,7 +431,7 @@ impl Images {
     /// # Ok(()) }
     /// ```
     ///
-    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post_untrusted)
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/images_post)
     pub async fn upload_and_wait(&self, mut upload: ImageUpload) -> Result<Image> {
         let aliases = std::mem::take(&mut upload.aliases);
         for alias in &aliases {
