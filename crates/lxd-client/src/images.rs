@@ -70,19 +70,13 @@ pub(crate) fn image_path(fingerprint: &str) -> Result<String> {
     Ok(format!("/1.0/images/{}", fingerprint.to_ascii_lowercase()))
 }
 
-/// Checks an alias name: not empty, no `/` (it is a path segment), no control characters.
+/// Checks an alias name: not empty, not `.` or `..`, no control characters. A `/` is allowed
+/// (`ubuntu/22.04`: LXD accepts it, and the path segment carries it as `%2F`).
 pub(crate) fn validate_alias_name(name: &str) -> Result<()> {
-    if name.is_empty()
-        || name == "."
-        || name == ".."
-        || name.contains('/')
-        || name.chars().any(char::is_control)
-    {
+    if name.is_empty() || name == "." || name == ".." || name.chars().any(char::is_control) {
         return Err(Error::invalid(
             "image alias",
-            format!(
-                "{name:?}: must be non-empty, not '.' or '..', without '/' or control characters"
-            ),
+            format!("{name:?}: must be non-empty, not '.' or '..', without control characters"),
         ));
     }
     Ok(())
@@ -515,12 +509,17 @@ mod tests {
         }
         assert_eq!(image_path("ABC").unwrap(), "/1.0/images/abc");
         assert!(validate_alias_name("web-1.0").is_ok());
-        for bad in ["", "a/b", "a\nb"] {
+        for bad in ["", ".", "..", "a\nb"] {
             assert!(
                 validate_alias_name(bad).unwrap_err().is_invalid_input(),
                 "{bad:?}"
             );
         }
         assert_eq!(alias_path("a b").unwrap(), "/1.0/images/aliases/a%20b");
+        // A '/' stays inside the one segment.
+        assert_eq!(
+            alias_path("ubuntu/22.04").unwrap(),
+            "/1.0/images/aliases/ubuntu%2F22.04"
+        );
     }
 }

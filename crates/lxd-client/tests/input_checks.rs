@@ -160,7 +160,8 @@ async fn bad_image_alias_names_are_refused_before_any_request() {
     let images = c.client.images();
     let aliases = images.aliases();
     let fingerprint = "ab".repeat(32);
-    for name in COMMON {
+    // LXD allows '/' in alias names (`ubuntu/22.04`): only the other bad names apply.
+    for name in COMMON.iter().filter(|n| !n.contains('/')) {
         c.refuses("aliases.get", name, aliases.get(name)).await;
         c.refuses("aliases.delete", name, aliases.delete(name))
             .await;

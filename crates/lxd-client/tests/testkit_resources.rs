@@ -130,6 +130,16 @@ async fn images_profiles_networks_storage() {
     let alpine = client.images().get_by_alias("alpine").await.unwrap();
     assert_eq!(alpine.properties["release"], "3.20");
     assert_eq!(client.images().list().await.unwrap().len(), 2);
+    // Aliases may hold a '/', as in LXD.
+    let aliases = client.images().aliases();
+    aliases
+        .create("alpine/3.20", &alpine.fingerprint, "")
+        .await
+        .unwrap();
+    let by_slash = client.images().get_by_alias("alpine/3.20").await.unwrap();
+    assert_eq!(by_slash.fingerprint, alpine.fingerprint);
+    aliases.delete("alpine/3.20").await.unwrap();
+    assert!(!aliases.exists("alpine/3.20").await.unwrap());
 
     let profiles = client.profiles();
     profiles
