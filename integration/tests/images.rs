@@ -233,7 +233,10 @@ async fn unified_image_lifecycle() {
         // LXD allows '/' in alias names (`lxc image alias create ubuntu/22.04`).
         let renamed = format!("lxdrs/{}", unique("img-u3"));
         aliases.rename(&second, &renamed).await.unwrap();
-        assert_eq!(images.get_by_alias(&renamed).await.unwrap().fingerprint, expected);
+        assert_eq!(
+            images.get_by_alias(&renamed).await.unwrap().fingerprint,
+            expected
+        );
         assert!(images.exists(&renamed).await.unwrap());
         assert!(!aliases.exists(&second).await.unwrap());
         let entry = aliases.get_with_etag(&renamed).await.unwrap();
