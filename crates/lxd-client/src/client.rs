@@ -328,6 +328,11 @@ impl Client {
 
     /// Whether the server trusts this client (from the cached server information).
     ///
+    /// The answer of the first `GET /1.0` is kept (it also answers the API-extension checks);
+    /// [`authenticate`](Self::authenticate) refreshes it. When trust changes by other means
+    /// (an admin runs `lxc config trust add` meanwhile), ask again with
+    /// [`refresh_server`](Self::refresh_server).
+    ///
     /// ```no_run
     /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
     /// if !client.trusted().await? {
