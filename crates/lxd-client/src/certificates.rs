@@ -10,9 +10,10 @@ use lxd_transport::http::Method;
 use serde::Serialize;
 
 use crate::client::Client;
+use crate::collection::{Collection, CollectionPath};
 use crate::error::{Error, Result};
 use crate::etag::{ETag, Versioned};
-use crate::path::{names_from_urls, segment, validate_hex_key};
+use crate::path::validate_hex_key;
 
 /// The certificates manager, from [`Client::certificates`].
 ///
@@ -90,10 +91,10 @@ impl TrustToken {
     }
 }
 
-fn certificate_path(fingerprint: &str) -> Result<String> {
-    validate_hex_key("certificate fingerprint", fingerprint)?;
-    Ok(format!("/1.0/certificates/{}", segment(fingerprint)))
-}
+/// `/1.0/certificates`, by fingerprint.
+const CERTIFICATES: CollectionPath = CollectionPath::new("/1.0/certificates", |fingerprint| {
+    validate_hex_key("certificate fingerprint", fingerprint)
+});
 
 /// LXD takes a certificate as base64 of its DER bytes, which is what a PEM block holds
 /// between its armour lines: PEM input is turned into that, anything else is sent as is.
@@ -112,6 +113,11 @@ fn certificate_for_lxd(certificate: &str) -> Result<String> {
 }
 
 impl Certificates {
+    /// This manager's collection requests.
+    fn collection(&self) -> Collection<'_> {
+        CERTIFICATES.on(&self.client)
+    }
+
     /// The fingerprints of the trusted certificates.
     ///
     /// ```no_run
@@ -122,8 +128,7 @@ impl Certificates {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/certificates/certificates_get)
     pub async fn list_fingerprints(&self) -> Result<Vec<String>> {
-        let urls: Vec<String> = self.client.get_list("/1.0/certificates", &[]).await?;
-        names_from_urls(&urls)
+        self.collection().names().await
     }
 
     /// Every trusted certificate, in one request.
@@ -138,9 +143,7 @@ impl Certificates {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/certificates/certificates_get_recursion1)
     pub async fn list(&self) -> Result<Vec<Certificate>> {
-        self.client
-            .get_list("/1.0/certificates", &[("recursion", "1")])
-            .await
+        self.collection().list().await
     }
 
     /// One certificate, by fingerprint (LXD also accepts a unique prefix).
@@ -154,9 +157,7 @@ impl Certificates {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/certificates/certificate_get)
     pub async fn get(&self, fingerprint: &str) -> Result<Certificate> {
-        self.client
-            .get_json(&certificate_path(fingerprint)?, &[])
-            .await
+        self.collection().get(fingerprint).await
     }
 
     /// One certificate with its ETag.
@@ -174,9 +175,7 @@ impl Certificates {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/certificates/certificate_get)
     pub async fn get_with_etag(&self, fingerprint: &str) -> Result<Versioned<Certificate>> {
-        self.client
-            .get_versioned(&certificate_path(fingerprint)?, &[])
-            .await
+        self.collection().get_versioned(fingerprint).await
     }
 
     /// Whether a certificate with this fingerprint is trusted.
@@ -189,7 +188,7 @@ impl Certificates {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/certificates/certificate_get)
     pub async fn exists(&self, fingerprint: &str) -> Result<bool> {
-        crate::error::found(self.get(fingerprint).await)
+        self.collection().exists(fingerprint).await
     }
 
     /// Adds a certificate to the trust store.
@@ -252,7 +251,6 @@ impl Certificates {
         put: &CertificatePut,
         etag: Option<&ETag>,
     ) -> Result<()> {
-        let path = certificate_path(fingerprint)?;
         // Unlike POST, LXD reads a PUT's certificate as PEM (as GET shows it).
         if !put.certificate.is_empty() && !put.certificate.trim_start().starts_with("-----BEGIN") {
             return Err(Error::invalid(
@@ -260,10 +258,7 @@ impl Certificates {
                 "a certificate update takes PEM, as get() returns it",
             ));
         }
-        self.client
-            .send_if_match(Method::PUT, &path, &[], put, etag)
-            .await?;
-        Ok(())
+        self.collection().update(fingerprint, put, etag).await
     }
 
     /// Changes only what `body` names (`PATCH`: LXD applies it over the current
@@ -283,10 +278,7 @@ impl Certificates {
         body: &B,
         etag: Option<&ETag>,
     ) -> Result<()> {
-        self.client
-            .send_patch(&certificate_path(fingerprint)?, &[], body, etag)
-            .await?;
-        Ok(())
+        self.collection().patch(fingerprint, body, etag).await
     }
 
     /// Removes a certificate from the trust store.
@@ -299,10 +291,7 @@ impl Certificates {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/certificates/certificate_delete)
     pub async fn delete(&self, fingerprint: &str) -> Result<()> {
-        self.client
-            .send::<()>(Method::DELETE, &certificate_path(fingerprint)?, &[], None)
-            .await?;
-        Ok(())
+        self.collection().delete(fingerprint).await
     }
 
     /// Creates a join token for a client certificate to be trusted as `name` (API extension

@@ -15,10 +15,11 @@ use lxd_transport::http::Method;
 use serde::Serialize;
 
 use crate::client::Client;
+use crate::collection::{Collection, CollectionPath};
 use crate::error::{Error, Result};
 use crate::etag::{ETag, Versioned};
 use crate::operation::Operation;
-use crate::path::{names_from_urls, segment, validate_hex_key};
+use crate::path::validate_hex_key;
 
 /// The cluster manager, from [`Client::cluster`].
 ///
@@ -153,14 +154,18 @@ pub fn validate_cluster_group_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn member_path(name: &str) -> Result<String> {
-    validate_cluster_member_name(name)?;
-    Ok(format!("/1.0/cluster/members/{}", segment(name)))
-}
+/// `/1.0/cluster/members`: names checked by [`validate_cluster_member_name`].
+const MEMBERS: CollectionPath =
+    CollectionPath::new("/1.0/cluster/members", validate_cluster_member_name);
 
-fn group_path(name: &str) -> Result<String> {
-    validate_cluster_group_name(name)?;
-    Ok(format!("/1.0/cluster/groups/{}", segment(name)))
+/// `/1.0/cluster/groups`: names checked by [`validate_cluster_group_name`], API extension
+/// `clustering_groups`.
+const GROUPS: CollectionPath =
+    CollectionPath::new("/1.0/cluster/groups", validate_cluster_group_name)
+        .with_extension("clustering_groups");
+
+fn member_path(name: &str) -> Result<String> {
+    MEMBERS.path(name)
 }
 
 impl ClusterManager {
@@ -457,6 +462,11 @@ impl ClusterManager {
 }
 
 impl ClusterMembers {
+    /// This manager's collection requests.
+    fn collection(&self) -> Collection<'_> {
+        MEMBERS.on(&self.client)
+    }
+
     /// The members' names.
     ///
     /// ```no_run
@@ -467,8 +477,7 @@ impl ClusterMembers {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/cluster/cluster_members_get)
     pub async fn list_names(&self) -> Result<Vec<String>> {
-        let urls: Vec<String> = self.client.get_list("/1.0/cluster/members", &[]).await?;
-        names_from_urls(&urls)
+        self.collection().names().await
     }
 
     /// Every member, in one request.
@@ -483,9 +492,7 @@ impl ClusterMembers {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/cluster/cluster_members_get_recursion1)
     pub async fn list(&self) -> Result<Vec<ClusterMember>> {
-        self.client
-            .get_list("/1.0/cluster/members", &[("recursion", "1")])
-            .await
+        self.collection().list().await
     }
 
     /// One member.
@@ -499,7 +506,7 @@ impl ClusterMembers {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/cluster/cluster_member_get)
     pub async fn get(&self, name: &str) -> Result<ClusterMember> {
-        self.client.get_json(&member_path(name)?, &[]).await
+        self.collection().get(name).await
     }
 
     /// One member with its ETag.
@@ -516,7 +523,7 @@ impl ClusterMembers {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/cluster/cluster_member_get)
     pub async fn get_with_etag(&self, name: &str) -> Result<Versioned<ClusterMember>> {
-        self.client.get_versioned(&member_path(name)?, &[]).await
+        self.collection().get_versioned(name).await
     }
 
     /// Whether a member with this name exists.
@@ -529,7 +536,7 @@ impl ClusterMembers {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/cluster/cluster_member_get)
     pub async fn exists(&self, name: &str) -> Result<bool> {
-        crate::error::found(self.get(name).await)
+        self.collection().exists(name).await
     }
 
     /// Replaces a member's writable fields (description, roles, failure domain, config,
@@ -582,9 +589,7 @@ impl ClusterMembers {
         body: &B,
         etag: Option<&ETag>,
     ) -> Result<()> {
-        let path = member_path(name)?;
-        self.client.send_patch(&path, &[], body, etag).await?;
-        Ok(())
+        self.collection().patch(name, body, etag).await
     }
 
     /// Renames a member (LXD refuses a name in use with a conflict).
@@ -770,6 +775,11 @@ impl ClusterMembers {
 }
 
 impl ClusterGroups {
+    /// This manager's collection requests.
+    fn collection(&self) -> Collection<'_> {
+        GROUPS.on(&self.client)
+    }
+
     async fn require(&self) -> Result<()> {
         self.client.require_api_extension("clustering_groups").await
     }
@@ -784,9 +794,7 @@ impl ClusterGroups {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/cluster-groups/cluster_groups_get)
     pub async fn list_names(&self) -> Result<Vec<String>> {
-        self.require().await?;
-        let urls: Vec<String> = self.client.get_list("/1.0/cluster/groups", &[]).await?;
-        names_from_urls(&urls)
+        self.collection().names().await
     }
 
     /// Every group, in one request.
@@ -801,10 +809,7 @@ impl ClusterGroups {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/cluster-groups/cluster_groups_get_recursion1)
     pub async fn list(&self) -> Result<Vec<ClusterGroup>> {
-        self.require().await?;
-        self.client
-            .get_list("/1.0/cluster/groups", &[("recursion", "1")])
-            .await
+        self.collection().list().await
     }
 
     /// One group.
@@ -817,9 +822,7 @@ impl ClusterGroups {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/cluster-groups/cluster_group_get)
     pub async fn get(&self, name: &str) -> Result<ClusterGroup> {
-        let path = group_path(name)?;
-        self.require().await?;
-        self.client.get_json(&path, &[]).await
+        self.collection().get(name).await
     }
 
     /// One group with its ETag.
@@ -836,9 +839,7 @@ impl ClusterGroups {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/cluster-groups/cluster_group_get)
     pub async fn get_with_etag(&self, name: &str) -> Result<Versioned<ClusterGroup>> {
-        let path = group_path(name)?;
-        self.require().await?;
-        self.client.get_versioned(&path, &[]).await
+        self.collection().get_versioned(name).await
     }
 
     /// Whether a group with this name exists.
@@ -851,7 +852,7 @@ impl ClusterGroups {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/cluster-groups/cluster_group_get)
     pub async fn exists(&self, name: &str) -> Result<bool> {
-        crate::error::found(self.get(name).await)
+        self.collection().exists(name).await
     }
 
     /// Creates a group, optionally with members.
@@ -869,15 +870,10 @@ impl ClusterGroups {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/cluster-groups/cluster_groups_post)
     pub async fn create(&self, request: &ClusterGroupsPost) -> Result<()> {
-        validate_cluster_group_name(&request.name)?;
         for member in &request.members {
             validate_cluster_member_name(member)?;
         }
-        self.require().await?;
-        self.client
-            .send(Method::POST, "/1.0/cluster/groups", &[], Some(request))
-            .await?;
-        Ok(())
+        self.collection().create(&request.name, request).await
     }
 
     /// Replaces a group's description and members, optionally only if unchanged since
@@ -899,15 +895,10 @@ impl ClusterGroups {
         put: &ClusterGroupPut,
         etag: Option<&ETag>,
     ) -> Result<()> {
-        let path = group_path(name)?;
         for member in &put.members {
             validate_cluster_member_name(member)?;
         }
-        self.require().await?;
-        self.client
-            .send_if_match(Method::PUT, &path, &[], put, etag)
-            .await?;
-        Ok(())
+        self.collection().update(name, put, etag).await
     }
 
     /// Changes only what `body` names (`PATCH`), optionally only if unchanged since `etag`.
@@ -926,10 +917,7 @@ impl ClusterGroups {
         body: &B,
         etag: Option<&ETag>,
     ) -> Result<()> {
-        let path = group_path(name)?;
-        self.require().await?;
-        self.client.send_patch(&path, &[], body, etag).await?;
-        Ok(())
+        self.collection().patch(name, body, etag).await
     }
 
     /// Renames a group.
@@ -942,17 +930,11 @@ impl ClusterGroups {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/cluster-groups/cluster_group_post)
     pub async fn rename(&self, name: &str, new_name: &str) -> Result<()> {
-        let path = group_path(name)?;
-        validate_cluster_group_name(new_name)?;
-        self.require().await?;
         let request = ClusterGroupPost {
             name: new_name.to_string(),
             ..Default::default()
         };
-        self.client
-            .send(Method::POST, &path, &[], Some(&request))
-            .await?;
-        Ok(())
+        self.collection().rename(name, new_name, &request).await
     }
 
     /// Deletes a group (LXD refuses while it has members or the group is `default`).
@@ -965,12 +947,7 @@ impl ClusterGroups {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/cluster-groups/cluster_group_delete)
     pub async fn delete(&self, name: &str) -> Result<()> {
-        let path = group_path(name)?;
-        self.require().await?;
-        self.client
-            .send::<()>(Method::DELETE, &path, &[], None)
-            .await?;
-        Ok(())
+        self.collection().delete(name).await
     }
 
     /// Sets the groups a member belongs to, replacing its current ones (what `lxc cluster
@@ -1071,6 +1048,6 @@ mod tests {
         for bad in ["", "a/b", "a b", "a_b", "a'b", "a\"b", "..", "a\nb"] {
             assert!(validate_cluster_group_name(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(group_path("g1").unwrap(), "/1.0/cluster/groups/g1");
+        assert_eq!(GROUPS.path("g1").unwrap(), "/1.0/cluster/groups/g1");
     }
 }

@@ -43,6 +43,7 @@ mod backups;
 mod certificates;
 mod client;
 mod cluster;
+mod collection;
 mod console;
 mod error;
 mod etag;

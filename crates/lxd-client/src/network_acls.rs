@@ -2,13 +2,13 @@
 //! networks and NICs apply through `security.acls`. Scoped to the client's project.
 
 use lxd_proto::{NetworkAcl, NetworkAclPost, NetworkAclPut, NetworkAclsPost};
-use lxd_transport::http::Method;
 use serde::Serialize;
 
 use crate::client::Client;
+use crate::collection::{Collection, CollectionPath};
 use crate::error::Result;
 use crate::etag::{ETag, Versioned};
-use crate::path::{names_from_urls, segment, validate_network_acl_name};
+use crate::path::validate_network_acl_name;
 
 /// The network ACLs manager, from [`Client::network_acls`].
 ///
@@ -60,15 +60,19 @@ impl Client {
     }
 }
 
+/// `/1.0/network-acls`: names checked by [`validate_network_acl_name`], API extension
+/// `network_acl`.
+const ACLS: CollectionPath = CollectionPath::new("/1.0/network-acls", validate_network_acl_name)
+    .with_extension("network_acl");
+
 impl NetworkAcls {
-    /// `/1.0/network-acls/<name>` after checking the name, once the server is known to have
-    /// ACLs.
-    async fn path(&self, name: &str) -> Result<String> {
-        validate_network_acl_name(name)?;
-        self.client.require_api_extension("network_acl").await?;
-        Ok(format!("/1.0/network-acls/{}", segment(name)))
+    /// This manager's collection requests.
+    fn collection(&self) -> Collection<'_> {
+        ACLS.on(&self.client)
     }
 
+    /// `/1.0/network-acls/<name>` after checking the name, once the server is known to have
+    /// ACLs.
     /// The names of the ACLs.
     ///
     /// ```no_run
@@ -79,9 +83,7 @@ impl NetworkAcls {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/network-acls/network_acls_get)
     pub async fn list_names(&self) -> Result<Vec<String>> {
-        self.client.require_api_extension("network_acl").await?;
-        let urls: Vec<String> = self.client.get_list("/1.0/network-acls", &[]).await?;
-        names_from_urls(&urls)
+        self.collection().names().await
     }
 
     /// Every ACL, in one request.
@@ -96,10 +98,7 @@ impl NetworkAcls {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/network-acls/network_acls_get_recursion1)
     pub async fn list(&self) -> Result<Vec<NetworkAcl>> {
-        self.client.require_api_extension("network_acl").await?;
-        self.client
-            .get_list("/1.0/network-acls", &[("recursion", "1")])
-            .await
+        self.collection().list().await
     }
 
     /// One ACL.
@@ -113,7 +112,7 @@ impl NetworkAcls {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/network-acls/network_acl_get)
     pub async fn get(&self, name: &str) -> Result<NetworkAcl> {
-        self.client.get_json(&self.path(name).await?, &[]).await
+        self.collection().get(name).await
     }
 
     /// One ACL with its ETag.
@@ -130,9 +129,7 @@ impl NetworkAcls {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/network-acls/network_acl_get)
     pub async fn get_with_etag(&self, name: &str) -> Result<Versioned<NetworkAcl>> {
-        self.client
-            .get_versioned(&self.path(name).await?, &[])
-            .await
+        self.collection().get_versioned(name).await
     }
 
     /// Whether the ACL exists.
@@ -145,7 +142,7 @@ impl NetworkAcls {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/network-acls/network_acl_get)
     pub async fn exists(&self, name: &str) -> Result<bool> {
-        crate::error::found(self.get(name).await)
+        self.collection().exists(name).await
     }
 
     /// Creates an ACL; the name is checked first (a host name, so rules can tell it from an
@@ -160,12 +157,7 @@ impl NetworkAcls {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/network-acls/network_acls_post)
     pub async fn create(&self, request: &NetworkAclsPost) -> Result<()> {
-        validate_network_acl_name(&request.name)?;
-        self.client.require_api_extension("network_acl").await?;
-        self.client
-            .send(Method::POST, "/1.0/network-acls", &[], Some(request))
-            .await?;
-        Ok(())
+        self.collection().create(&request.name, request).await
     }
 
     /// Replaces the ACL's writable fields (`PUT`: the rule lists are replaced whole),
@@ -182,11 +174,7 @@ impl NetworkAcls {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/network-acls/network_acl_put)
     pub async fn update(&self, name: &str, put: &NetworkAclPut, etag: Option<&ETag>) -> Result<()> {
-        let path = self.path(name).await?;
-        self.client
-            .send_if_match(Method::PUT, &path, &[], put, etag)
-            .await?;
-        Ok(())
+        self.collection().update(name, put, etag).await
     }
 
     /// Changes the ACL with a JSON object (`PATCH`): config keys in `body` are set, the
@@ -208,9 +196,7 @@ impl NetworkAcls {
         body: &B,
         etag: Option<&ETag>,
     ) -> Result<()> {
-        let path = self.path(name).await?;
-        self.client.send_patch(&path, &[], body, etag).await?;
-        Ok(())
+        self.collection().patch(name, body, etag).await
     }
 
     /// Renames an ACL.
@@ -223,16 +209,11 @@ impl NetworkAcls {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/network-acls/network_acl_post)
     pub async fn rename(&self, name: &str, new_name: &str) -> Result<()> {
-        let path = self.path(name).await?;
-        validate_network_acl_name(new_name)?;
         let body = NetworkAclPost {
             name: new_name.to_string(),
             ..Default::default()
         };
-        self.client
-            .send(Method::POST, &path, &[], Some(&body))
-            .await?;
-        Ok(())
+        self.collection().rename(name, new_name, &body).await
     }
 
     /// Deletes an ACL (LXD refuses while a network, NIC or other ACL uses it).
@@ -245,11 +226,7 @@ impl NetworkAcls {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/network-acls/network_acl_delete)
     pub async fn delete(&self, name: &str) -> Result<()> {
-        let path = self.path(name).await?;
-        self.client
-            .send::<()>(Method::DELETE, &path, &[], None)
-            .await?;
-        Ok(())
+        self.collection().delete(name).await
     }
 
     /// The ACL's log of matched `logged` rules, as text (API extension `network_acl_log`;
@@ -263,7 +240,7 @@ impl NetworkAcls {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/network-acls/network_acl_log_get)
     pub async fn log(&self, name: &str) -> Result<String> {
-        let path = format!("{}/log", self.path(name).await?);
+        let path = format!("{}/log", ACLS.path(name)?);
         self.client.require_api_extension("network_acl_log").await?;
         self.client.get_text(&path, &[]).await
     }

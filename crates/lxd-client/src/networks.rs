@@ -3,14 +3,14 @@
 //! have their own).
 
 use lxd_proto::{Network, NetworkLease, NetworkPost, NetworkPut, NetworkState, NetworksPost};
-use lxd_transport::http::Method;
 use serde::Serialize;
 
 use crate::client::Client;
+use crate::collection::{Collection, CollectionPath};
 use crate::error::Result;
 use crate::etag::{ETag, Versioned};
 use crate::network_forwards::NetworkForwards;
-use crate::path::{names_from_urls, segment, validate_network_name};
+use crate::path::validate_network_name;
 
 /// The networks manager, from [`Client::networks`].
 ///
@@ -61,12 +61,20 @@ impl Client {
 }
 
 /// `/1.0/networks/<name>`, after checking the name.
+/// `/1.0/networks`: names checked by [`validate_network_name`].
+pub(crate) const NETWORKS: CollectionPath =
+    CollectionPath::new("/1.0/networks", validate_network_name);
+
 pub(crate) fn network_path(name: &str) -> Result<String> {
-    validate_network_name(name)?;
-    Ok(format!("/1.0/networks/{}", segment(name)))
+    NETWORKS.path(name)
 }
 
 impl Networks {
+    /// This manager's collection requests.
+    fn collection(&self) -> Collection<'_> {
+        NETWORKS.on(&self.client)
+    }
+
     /// The names of the networks (managed ones and host interfaces).
     ///
     /// ```no_run
@@ -77,8 +85,7 @@ impl Networks {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/networks/networks_get)
     pub async fn list_names(&self) -> Result<Vec<String>> {
-        let urls: Vec<String> = self.client.get_list("/1.0/networks", &[]).await?;
-        names_from_urls(&urls)
+        self.collection().names().await
     }
 
     /// Every network, in one request.
@@ -93,9 +100,7 @@ impl Networks {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/networks/networks_get_recursion1)
     pub async fn list(&self) -> Result<Vec<Network>> {
-        self.client
-            .get_list("/1.0/networks", &[("recursion", "1")])
-            .await
+        self.collection().list().await
     }
 
     /// One network.
@@ -109,7 +114,7 @@ impl Networks {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/networks/network_get)
     pub async fn get(&self, name: &str) -> Result<Network> {
-        self.client.get_json(&network_path(name)?, &[]).await
+        self.collection().get(name).await
     }
 
     /// One network with its ETag, for a later [`update`](Self::update) or
@@ -127,7 +132,7 @@ impl Networks {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/networks/network_get)
     pub async fn get_with_etag(&self, name: &str) -> Result<Versioned<Network>> {
-        self.client.get_versioned(&network_path(name)?, &[]).await
+        self.collection().get_versioned(name).await
     }
 
     /// Whether the network exists.
@@ -140,7 +145,7 @@ impl Networks {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/networks/network_get)
     pub async fn exists(&self, name: &str) -> Result<bool> {
-        crate::error::found(self.get(name).await)
+        self.collection().exists(name).await
     }
 
     /// Creates a network. The name is checked before anything is sent; a duplicate name is
@@ -155,11 +160,7 @@ impl Networks {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/networks/networks_post)
     pub async fn create(&self, request: &NetworksPost) -> Result<()> {
-        validate_network_name(&request.name)?;
-        self.client
-            .send(Method::POST, "/1.0/networks", &[], Some(request))
-            .await?;
-        Ok(())
+        self.collection().create(&request.name, request).await
     }
 
     /// Replaces the network's writable fields (`PUT`): config keys left out are reset. With
@@ -177,10 +178,7 @@ impl Networks {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/networks/network_put)
     pub async fn update(&self, name: &str, put: &NetworkPut, etag: Option<&ETag>) -> Result<()> {
-        self.client
-            .send_if_match(Method::PUT, &network_path(name)?, &[], put, etag)
-            .await?;
-        Ok(())
+        self.collection().update(name, put, etag).await
     }
 
     /// Changes the network with a JSON object (`PATCH`, e.g. `{"config": {"bridge.mtu":
@@ -203,10 +201,7 @@ impl Networks {
         body: &B,
         etag: Option<&ETag>,
     ) -> Result<()> {
-        self.client
-            .send_patch(&network_path(name)?, &[], body, etag)
-            .await?;
-        Ok(())
+        self.collection().patch(name, body, etag).await
     }
 
     /// Renames a network (LXD refuses while it is in use).
@@ -219,16 +214,11 @@ impl Networks {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/networks/network_post)
     pub async fn rename(&self, name: &str, new_name: &str) -> Result<()> {
-        let path = network_path(name)?;
-        validate_network_name(new_name)?;
         let body = NetworkPost {
             name: new_name.to_string(),
             ..Default::default()
         };
-        self.client
-            .send(Method::POST, &path, &[], Some(&body))
-            .await?;
-        Ok(())
+        self.collection().rename(name, new_name, &body).await
     }
 
     /// Deletes a network (LXD refuses while instances or profiles use it).
@@ -241,10 +231,7 @@ impl Networks {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/networks/network_delete)
     pub async fn delete(&self, name: &str) -> Result<()> {
-        self.client
-            .send::<()>(Method::DELETE, &network_path(name)?, &[], None)
-            .await?;
-        Ok(())
+        self.collection().delete(name).await
     }
 
     /// The live state of the network's interface: addresses, counters, bridge/bond/VLAN

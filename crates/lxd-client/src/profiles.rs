@@ -2,13 +2,13 @@
 //! client's project (projects with `features.profiles` have their own).
 
 use lxd_proto::{Profile, ProfilePost, ProfilePut, ProfilesPost};
-use lxd_transport::http::Method;
 use serde::Serialize;
 
 use crate::client::Client;
+use crate::collection::{Collection, CollectionPath};
 use crate::error::Result;
 use crate::etag::{ETag, Versioned};
-use crate::path::{names_from_urls, segment, validate_profile_name};
+use crate::path::validate_profile_name;
 
 /// The profiles manager, from [`Client::profiles`].
 ///
@@ -54,12 +54,15 @@ impl Client {
     }
 }
 
-fn profile_path(name: &str) -> Result<String> {
-    validate_profile_name(name)?;
-    Ok(format!("/1.0/profiles/{}", segment(name)))
-}
+/// `/1.0/profiles`: names checked by [`validate_profile_name`].
+const PROFILES: CollectionPath = CollectionPath::new("/1.0/profiles", validate_profile_name);
 
 impl Profiles {
+    /// This manager's collection requests.
+    fn collection(&self) -> Collection<'_> {
+        PROFILES.on(&self.client)
+    }
+
     /// The names of the profiles.
     ///
     /// ```no_run
@@ -70,8 +73,7 @@ impl Profiles {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/profiles/profiles_get)
     pub async fn list_names(&self) -> Result<Vec<String>> {
-        let urls: Vec<String> = self.client.get_list("/1.0/profiles", &[]).await?;
-        names_from_urls(&urls)
+        self.collection().names().await
     }
 
     /// Every profile, in one request.
@@ -86,9 +88,7 @@ impl Profiles {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/profiles/profiles_get_recursion1)
     pub async fn list(&self) -> Result<Vec<Profile>> {
-        self.client
-            .get_list("/1.0/profiles", &[("recursion", "1")])
-            .await
+        self.collection().list().await
     }
 
     /// One profile.
@@ -102,7 +102,7 @@ impl Profiles {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/profiles/profile_get)
     pub async fn get(&self, name: &str) -> Result<Profile> {
-        self.client.get_json(&profile_path(name)?, &[]).await
+        self.collection().get(name).await
     }
 
     /// One profile with its ETag.
@@ -119,7 +119,7 @@ impl Profiles {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/profiles/profile_get)
     pub async fn get_with_etag(&self, name: &str) -> Result<Versioned<Profile>> {
-        self.client.get_versioned(&profile_path(name)?, &[]).await
+        self.collection().get_versioned(name).await
     }
 
     /// Whether the profile exists.
@@ -132,7 +132,7 @@ impl Profiles {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/profiles/profile_get)
     pub async fn exists(&self, name: &str) -> Result<bool> {
-        crate::error::found(self.get(name).await)
+        self.collection().exists(name).await
     }
 
     /// Creates a profile; the name is checked first, a duplicate is LXD's conflict error and
@@ -147,11 +147,7 @@ impl Profiles {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/profiles/profiles_post)
     pub async fn create(&self, request: &ProfilesPost) -> Result<()> {
-        validate_profile_name(&request.name)?;
-        self.client
-            .send(Method::POST, "/1.0/profiles", &[], Some(request))
-            .await?;
-        Ok(())
+        self.collection().create(&request.name, request).await
     }
 
     /// Replaces the profile's writable fields (`PUT`; running instances using it are
@@ -174,10 +170,7 @@ impl Profiles {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/profiles/profile_put)
     pub async fn update(&self, name: &str, put: &ProfilePut, etag: Option<&ETag>) -> Result<()> {
-        self.client
-            .send_if_match(Method::PUT, &profile_path(name)?, &[], put, etag)
-            .await?;
-        Ok(())
+        self.collection().update(name, put, etag).await
     }
 
     /// Changes only what `body` names (`PATCH`: config keys and devices are merged by key),
@@ -197,10 +190,7 @@ impl Profiles {
         body: &B,
         etag: Option<&ETag>,
     ) -> Result<()> {
-        self.client
-            .send_patch(&profile_path(name)?, &[], body, etag)
-            .await?;
-        Ok(())
+        self.collection().patch(name, body, etag).await
     }
 
     /// Renames a profile (instances using it follow; LXD refuses for `default`).
@@ -213,16 +203,11 @@ impl Profiles {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/profiles/profile_post)
     pub async fn rename(&self, name: &str, new_name: &str) -> Result<()> {
-        let path = profile_path(name)?;
-        validate_profile_name(new_name)?;
         let body = ProfilePost {
             name: new_name.to_string(),
             ..Default::default()
         };
-        self.client
-            .send(Method::POST, &path, &[], Some(&body))
-            .await?;
-        Ok(())
+        self.collection().rename(name, new_name, &body).await
     }
 
     /// Deletes a profile (LXD refuses while instances use it, and for `default`).
@@ -235,9 +220,6 @@ impl Profiles {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/profiles/profile_delete)
     pub async fn delete(&self, name: &str) -> Result<()> {
-        self.client
-            .send::<()>(Method::DELETE, &profile_path(name)?, &[], None)
-            .await?;
-        Ok(())
+        self.collection().delete(name).await
     }
 }

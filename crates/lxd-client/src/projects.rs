@@ -3,15 +3,15 @@
 //! client whose every manager (websockets included) works inside one project.
 
 use lxd_proto::{Project, ProjectPost, ProjectPut, ProjectState, ProjectsPost};
-use lxd_transport::http::Method;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::client::Client;
+use crate::collection::{Collection, CollectionPath};
 use crate::error::{Error, Result};
 use crate::etag::{ETag, Versioned};
 use crate::operation::Operation;
-use crate::path::{names_from_urls, segment, validate_project_name};
+use crate::path::validate_project_name;
 
 /// The projects manager, from [`Client::projects`]. Projects are server-wide: these calls
 /// ignore the client's own project.
@@ -50,12 +50,19 @@ impl Client {
     }
 }
 
+/// `/1.0/projects`: names checked by [`validate_project_name`].
+const PROJECTS: CollectionPath = CollectionPath::new("/1.0/projects", validate_project_name);
+
 fn project_path(name: &str) -> Result<String> {
-    validate_project_name(name)?;
-    Ok(format!("/1.0/projects/{}", segment(name)))
+    PROJECTS.path(name)
 }
 
 impl Projects {
+    /// This manager's collection requests.
+    fn collection(&self) -> Collection<'_> {
+        PROJECTS.on(&self.client)
+    }
+
     /// The names of every project.
     ///
     /// ```no_run
@@ -66,8 +73,7 @@ impl Projects {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/projects/projects_get)
     pub async fn list_names(&self) -> Result<Vec<String>> {
-        let urls: Vec<String> = self.client.get_list("/1.0/projects", &[]).await?;
-        names_from_urls(&urls)
+        self.collection().names().await
     }
 
     /// Every project, in one request.
@@ -82,9 +88,7 @@ impl Projects {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/projects/projects_get_recursion1)
     pub async fn list(&self) -> Result<Vec<Project>> {
-        self.client
-            .get_list("/1.0/projects", &[("recursion", "1")])
-            .await
+        self.collection().list().await
     }
 
     /// One project.
@@ -98,7 +102,7 @@ impl Projects {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/projects/project_get)
     pub async fn get(&self, name: &str) -> Result<Project> {
-        self.client.get_json(&project_path(name)?, &[]).await
+        self.collection().get(name).await
     }
 
     /// One project with its ETag.
@@ -115,7 +119,7 @@ impl Projects {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/projects/project_get)
     pub async fn get_with_etag(&self, name: &str) -> Result<Versioned<Project>> {
-        self.client.get_versioned(&project_path(name)?, &[]).await
+        self.collection().get_versioned(name).await
     }
 
     /// Whether the project exists.
@@ -128,7 +132,7 @@ impl Projects {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/projects/project_get)
     pub async fn exists(&self, name: &str) -> Result<bool> {
-        crate::error::found(self.get(name).await)
+        self.collection().exists(name).await
     }
 
     /// Creates a project. Without `features.*` in `config`, LXD 5.0 gives it its own images,
@@ -151,11 +155,7 @@ impl Projects {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/projects/projects_post)
     pub async fn create(&self, request: &ProjectsPost) -> Result<()> {
-        validate_project_name(&request.name)?;
-        self.client
-            .send(Method::POST, "/1.0/projects", &[], Some(request))
-            .await?;
-        Ok(())
+        self.collection().create(&request.name, request).await
     }
 
     /// Replaces the project's writable fields (`PUT`), optionally only if unchanged since
@@ -172,10 +172,7 @@ impl Projects {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/projects/project_put)
     pub async fn update(&self, name: &str, put: &ProjectPut, etag: Option<&ETag>) -> Result<()> {
-        self.client
-            .send_if_match(Method::PUT, &project_path(name)?, &[], put, etag)
-            .await?;
-        Ok(())
+        self.collection().update(name, put, etag).await
     }
 
     /// Changes only what `body` names (`PATCH`, a JSON object): config keys in `body` are
@@ -230,14 +227,12 @@ impl Projects {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/projects/project_post)
     pub async fn rename(&self, name: &str, new_name: &str) -> Result<Operation> {
-        let path = project_path(name)?;
-        validate_project_name(new_name)?;
         let body = ProjectPost {
             name: new_name.to_string(),
             ..Default::default()
         };
-        self.client
-            .send_operation(Method::POST, &path, &[], Some(&body))
+        self.collection()
+            .rename_operation(name, new_name, &body)
             .await
     }
 
@@ -251,10 +246,7 @@ impl Projects {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/projects/project_delete)
     pub async fn delete(&self, name: &str) -> Result<()> {
-        self.client
-            .send::<()>(Method::DELETE, &project_path(name)?, &[], None)
-            .await?;
-        Ok(())
+        self.collection().delete(name).await
     }
 
     /// Usage against the project's limits (API extension `project_usage`).

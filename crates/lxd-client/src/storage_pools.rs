@@ -2,13 +2,13 @@
 //! limits `used_by` to that project.
 
 use lxd_proto::{ResourcesStoragePool, StoragePool, StoragePoolPut, StoragePoolsPost};
-use lxd_transport::http::Method;
 use serde::Serialize;
 
 use crate::client::Client;
+use crate::collection::{Collection, CollectionPath};
 use crate::error::Result;
 use crate::etag::{ETag, Versioned};
-use crate::path::{names_from_urls, segment, validate_storage_pool_name};
+use crate::path::validate_storage_pool_name;
 use crate::storage_volumes::StorageVolumes;
 
 /// The storage pools manager, from [`Client::storage_pools`].
@@ -53,12 +53,20 @@ impl Client {
 }
 
 /// `/1.0/storage-pools/<name>`, after checking the name.
+/// `/1.0/storage-pools`: names checked by [`validate_storage_pool_name`].
+pub(crate) const POOLS: CollectionPath =
+    CollectionPath::new("/1.0/storage-pools", validate_storage_pool_name);
+
 pub(crate) fn pool_path(name: &str) -> Result<String> {
-    validate_storage_pool_name(name)?;
-    Ok(format!("/1.0/storage-pools/{}", segment(name)))
+    POOLS.path(name)
 }
 
 impl StoragePools {
+    /// This manager's collection requests.
+    fn collection(&self) -> Collection<'_> {
+        POOLS.on(&self.client)
+    }
+
     /// The names of the pools.
     ///
     /// ```no_run
@@ -69,8 +77,7 @@ impl StoragePools {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/storage/storage_pools_get)
     pub async fn list_names(&self) -> Result<Vec<String>> {
-        let urls: Vec<String> = self.client.get_list("/1.0/storage-pools", &[]).await?;
-        names_from_urls(&urls)
+        self.collection().names().await
     }
 
     /// Every pool, in one request.
@@ -85,9 +92,7 @@ impl StoragePools {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/storage/storage_pools_get_recursion1)
     pub async fn list(&self) -> Result<Vec<StoragePool>> {
-        self.client
-            .get_list("/1.0/storage-pools", &[("recursion", "1")])
-            .await
+        self.collection().list().await
     }
 
     /// One pool.
@@ -101,7 +106,7 @@ impl StoragePools {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/storage/storage_pool_get)
     pub async fn get(&self, name: &str) -> Result<StoragePool> {
-        self.client.get_json(&pool_path(name)?, &[]).await
+        self.collection().get(name).await
     }
 
     /// One pool with its ETag. LXD 5.0.2 sends no ETag for pools (a server bug: it hashes a
@@ -119,7 +124,7 @@ impl StoragePools {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/storage/storage_pool_get)
     pub async fn get_with_etag(&self, name: &str) -> Result<Versioned<StoragePool>> {
-        self.client.get_versioned(&pool_path(name)?, &[]).await
+        self.collection().get_versioned(name).await
     }
 
     /// Whether the pool exists.
@@ -132,7 +137,7 @@ impl StoragePools {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/storage/storage_pool_get)
     pub async fn exists(&self, name: &str) -> Result<bool> {
-        crate::error::found(self.get(name).await)
+        self.collection().exists(name).await
     }
 
     /// Creates a pool from its whole definition (name, driver, description, config). An
@@ -155,11 +160,7 @@ impl StoragePools {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/storage/storage_pools_post)
     pub async fn create(&self, request: &StoragePoolsPost) -> Result<()> {
-        validate_storage_pool_name(&request.name)?;
-        self.client
-            .send(Method::POST, "/1.0/storage-pools", &[], Some(request))
-            .await?;
-        Ok(())
+        self.collection().create(&request.name, request).await
     }
 
     /// Replaces the pool's writable fields (`PUT`), optionally only if unchanged since
@@ -181,10 +182,7 @@ impl StoragePools {
         put: &StoragePoolPut,
         etag: Option<&ETag>,
     ) -> Result<()> {
-        self.client
-            .send_if_match(Method::PUT, &pool_path(name)?, &[], put, etag)
-            .await?;
-        Ok(())
+        self.collection().update(name, put, etag).await
     }
 
     /// Changes the pool with a JSON object (`PATCH`): config keys in `body` are set, the
@@ -205,10 +203,7 @@ impl StoragePools {
         body: &B,
         etag: Option<&ETag>,
     ) -> Result<()> {
-        self.client
-            .send_patch(&pool_path(name)?, &[], body, etag)
-            .await?;
-        Ok(())
+        self.collection().patch(name, body, etag).await
     }
 
     /// Deletes a pool (LXD refuses while volumes, instances or profiles use it). Pools
@@ -222,10 +217,7 @@ impl StoragePools {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/storage/storage_pools_delete)
     pub async fn delete(&self, name: &str) -> Result<()> {
-        self.client
-            .send::<()>(Method::DELETE, &pool_path(name)?, &[], None)
-            .await?;
-        Ok(())
+        self.collection().delete(name).await
     }
 
     /// Space and inodes of the pool (API extension `resources`).
