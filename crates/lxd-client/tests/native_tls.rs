@@ -5,8 +5,10 @@
 //! `LXD_IT_SERVER_CERT` are set (the integration harness's variables).
 #![cfg(feature = "native-tls")]
 
+use futures::StreamExt;
 use lxd_client::Client;
-use lxd_client::proto::CertificatesPost;
+use lxd_client::EventItem;
+use lxd_client::proto::{CertificatesPost, EventPayload, EventType, LifecycleAction, ProfilesPost};
 use lxd_client::transport::Fingerprint;
 use lxd_testkit::{ClientCertificate, TestServer};
 
@@ -117,6 +119,39 @@ async fn real_lxd_over_native_tls() {
         over_socket.sort();
         assert_eq!(over_https, over_socket);
         assert!(over_https.contains(&fingerprint));
+        // Websockets take the same connector: an event stream over OpenSSL sees a profile
+        // made over the unix socket.
+        let mut events = trusted
+            .events()
+            .types([EventType::Lifecycle])
+            .connect()
+            .await?;
+        let profile = format!("lxdrs-native-tls-{}", std::process::id());
+        local
+            .profiles()
+            .create(&ProfilesPost {
+                name: profile.clone(),
+                ..Default::default()
+            })
+            .await?;
+        let seen = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            while let Some(item) = events.next().await {
+                if let EventItem::Event(event) = item?
+                    && let EventPayload::Lifecycle(l) = &event.payload
+                    && l.action == LifecycleAction::ProfileCreated
+                    && l.source.ends_with(&format!("/{profile}"))
+                {
+                    return Ok(true);
+                }
+            }
+            Ok::<bool, lxd_client::Error>(false)
+        })
+        .await;
+        local.profiles().delete(&profile).await?;
+        assert!(
+            matches!(seen, Ok(Ok(true))),
+            "profile-created over the native-tls event stream: {seen:?}"
+        );
         Ok::<(), lxd_client::Error>(())
     }
     .await;

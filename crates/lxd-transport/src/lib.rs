@@ -22,6 +22,16 @@
 //! assert!(response.status().is_success());
 //! # Ok(()) }
 //! ```
+//!
+//! # Cargo features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `native-tls` | off | `TransportBuilder::native_tls()`: HTTPS through the platform's TLS library (OpenSSL on Linux) instead of rustls, with the same strict pinning (a pin by bare fingerprint is refused with this backend). Needs OpenSSL's headers and `pkg-config` to build. |
+//!
+//! HTTPS uses rustls with the `ring` provider by default. Websocket upgrades go through the
+//! same connector, so they use whichever backend the transport was built with. lxd-proto and
+//! lxd-testkit have no optional features.
 
 mod error;
 #[cfg(feature = "native-tls")]
