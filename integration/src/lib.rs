@@ -136,6 +136,30 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// Stops an instance (forcefully, if it runs) and deletes it. The stop's outcome is ignored
+/// (a stopped instance refuses it); the deletion's is returned.
+pub async fn kill_and_delete(client: &Client, name: &str) -> Result<(), lxd_client::Error> {
+    let stop = lxd_client::proto::InstanceStatePut::stop().with_force(true);
+    if let Ok(op) = client.instances().set_state(name, &stop).await {
+        let _ = op.wait().await;
+    }
+    client.instances().delete(name).await?.wait().await?;
+    Ok(())
+}
+
+/// Runs a clean-up to its end from `Drop`, which cannot await: on a thread of its own with
+/// its own runtime (the test's runtime may be the one unwinding).
+pub fn clean_up_from_drop(cleanup: impl std::future::Future<Output = ()> + Send + 'static) {
+    let _ = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for the clean-up")
+            .block_on(cleanup);
+    })
+    .join();
+}
+
 /// A fresh self-signed ECDSA P-384 client certificate and key (PEM), like `lxc` makes.
 pub fn fresh_identity(name: &str) -> (String, String) {
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).expect("key");

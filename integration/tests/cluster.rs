@@ -19,7 +19,7 @@ use lxd_client::proto::{
 };
 use lxd_client::proto::{EventPayload, EventType, LifecycleAction, LifecycleEvent};
 use lxd_client::{Client, Error, EventItem, EventStream, Method};
-use lxd_integration::{Cluster, require_cluster, unique};
+use lxd_integration::{Cluster, clean_up_from_drop, kill_and_delete, require_cluster, unique};
 use serde_json::json;
 
 /// One cluster test at a time: they rename and evacuate members.
@@ -80,53 +80,40 @@ impl Drop for Guard {
         let groups = std::mem::take(&mut self.groups);
         let tokens = std::mem::take(&mut self.tokens);
         let instances = std::mem::take(&mut self.instances);
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let cluster = client.cluster();
-                for (now, before) in renamed {
-                    if cluster.members().exists(&now).await.unwrap_or(false) {
-                        let back = cluster.members().rename(&now, &before).await;
-                        eprintln!("guard: renamed member {now} back to {before}: {back:?}");
-                    }
+        clean_up_from_drop(async move {
+            let cluster = client.cluster();
+            for (now, before) in renamed {
+                if cluster.members().exists(&now).await.unwrap_or(false) {
+                    let back = cluster.members().rename(&now, &before).await;
+                    eprintln!("guard: renamed member {now} back to {before}: {back:?}");
                 }
-                for member in evacuated {
-                    let evacuated = cluster
-                        .members()
-                        .get(&member)
-                        .await
-                        .is_ok_and(|m| m.status == ClusterMemberStatus::Evacuated);
-                    if evacuated && let Ok(op) = cluster.members().restore(&member).await {
-                        let restored = op.wait().await;
-                        eprintln!("guard: restored member {member}: {restored:?}");
-                    }
+            }
+            for member in evacuated {
+                let evacuated = cluster
+                    .members()
+                    .get(&member)
+                    .await
+                    .is_ok_and(|m| m.status == ClusterMemberStatus::Evacuated);
+                if evacuated && let Ok(op) = cluster.members().restore(&member).await {
+                    let restored = op.wait().await;
+                    eprintln!("guard: restored member {member}: {restored:?}");
                 }
-                for group in groups {
-                    if let Ok(g) = cluster.groups().get(&group).await {
-                        for member in g.members {
-                            let _ = cluster.groups().remove_member(&group, &member).await;
-                        }
-                        let _ = cluster.groups().delete(&group).await;
+            }
+            for group in groups {
+                if let Ok(g) = cluster.groups().get(&group).await {
+                    for member in g.members {
+                        let _ = cluster.groups().remove_member(&group, &member).await;
                     }
+                    let _ = cluster.groups().delete(&group).await;
                 }
-                for name in tokens {
-                    let _ = cluster.revoke_join_token(&name).await;
-                }
-                for name in instances {
-                    let kill = InstanceStatePut::stop().with_force(true);
-                    if let Ok(op) = client.instances().set_state(&name, &kill).await {
-                        let _ = op.wait().await;
-                    }
-                    if let Ok(op) = client.instances().delete(&name).await {
-                        let _ = op.wait().await;
-                    }
-                }
-            });
-        })
-        .join();
+            }
+            for name in tokens {
+                let _ = cluster.revoke_join_token(&name).await;
+            }
+            for name in instances {
+                let _ = kill_and_delete(&client, &name).await;
+            }
+        });
     }
 }
 

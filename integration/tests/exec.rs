@@ -5,10 +5,11 @@
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
+use lxd_client::ExecBuilder;
 use lxd_client::proto::InstanceStatePut;
 use lxd_client::transport::tungstenite::Message;
 use lxd_client::{Client, Method};
-use lxd_integration::{Env, fresh_identity, require, unique};
+use lxd_integration::{Env, clean_up_from_drop, fresh_identity, kill_and_delete, require, unique};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 /// A started busybox container, force-deleted at the end (also when the test fails).
@@ -52,24 +53,20 @@ impl Container {
     }
 
     async fn remove(mut self) {
-        remove(&self.client, &self.name).await;
+        kill_and_delete(&self.client, &self.name)
+            .await
+            .expect("deleting the test container");
         self.removed = true;
     }
-}
 
-async fn remove(client: &Client, name: &str) {
-    let stop = InstanceStatePut::stop().with_force(true);
-    if let Ok(op) = client.instances().set_state(name, &stop).await {
-        let _ = op.wait().await;
+    /// An exec of `command` in the container.
+    fn exec<I, S>(&self, command: I) -> ExecBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.client.instances().exec(&self.name, command)
     }
-    client
-        .instances()
-        .delete(name)
-        .await
-        .expect("delete")
-        .wait()
-        .await
-        .expect("delete wait");
 }
 
 impl Drop for Container {
@@ -77,14 +74,11 @@ impl Drop for Container {
         if self.removed {
             return;
         }
+        // A failed test still removes its container.
         let (client, name) = (self.client.clone(), self.name.clone());
-        // A failed test still removes its container, from a runtime of its own.
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Runtime::new()
-                .expect("runtime")
-                .block_on(remove(&client, &name));
-        })
-        .join();
+        clean_up_from_drop(async move {
+            let _ = kill_and_delete(&client, &name).await;
+        });
     }
 }
 
@@ -119,12 +113,7 @@ async fn stdout_and_stderr_are_separated() {
     let env = require!();
     let c = Container::start(&env, "itx-streams").await;
     let out = c
-        .client
-        .instances()
-        .exec(
-            &c.name,
-            ["sh", "-c", "echo to-out; echo to-err >&2; echo more-out"],
-        )
+        .exec(["sh", "-c", "echo to-out; echo to-err >&2; echo more-out"])
         .run()
         .await
         .unwrap();
@@ -135,9 +124,7 @@ async fn stdout_and_stderr_are_separated() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let tx2 = tx.clone();
     let handled = c
-        .client
-        .instances()
-        .exec(&c.name, ["sh", "-c", "echo A; echo B >&2"])
+        .exec(["sh", "-c", "echo A; echo B >&2"])
         .on_stdout(move |chunk| tx.send(("out", chunk.to_vec())).unwrap())
         .on_stderr(move |chunk| tx2.send(("err", chunk.to_vec())).unwrap())
         .run()
@@ -177,9 +164,7 @@ async fn stdin_through_cat_comes_back_byte_for_byte() {
     let c = Container::start(&env, "itx-stdin").await;
     let payload = binary_payload(3 * 1024 * 1024 + 17);
     let out = c
-        .client
-        .instances()
-        .exec(&c.name, ["cat"])
+        .exec(["cat"])
         .stdin_bytes(payload.clone())
         .run()
         .await
@@ -193,34 +178,15 @@ async fn stdin_through_cat_comes_back_byte_for_byte() {
 
     // From an AsyncRead.
     let reader = std::io::Cursor::new(payload[..100_000].to_vec());
-    let out = c
-        .client
-        .instances()
-        .exec(&c.name, ["cat"])
-        .stdin(reader)
-        .run()
-        .await
-        .unwrap();
+    let out = c.exec(["cat"]).stdin(reader).run().await.unwrap();
     assert!(out.stdout == payload[..100_000]);
 
     // No stdin: the command reads end-of-file at once.
-    let out = c
-        .client
-        .instances()
-        .exec(&c.name, ["cat"])
-        .run()
-        .await
-        .unwrap();
+    let out = c.exec(["cat"]).run().await.unwrap();
     assert_eq!((out.exit_code, out.stdout.len()), (0, 0));
 
     // Spawned: write, close stdin by shutdown, read everything back concurrently.
-    let mut session = c
-        .client
-        .instances()
-        .exec(&c.name, ["cat"])
-        .spawn()
-        .await
-        .unwrap();
+    let mut session = c.exec(["cat"]).spawn().await.unwrap();
     let mut stdin = session.take_stdin().unwrap();
     let mut stdout = session.take_stdout().unwrap();
     assert!(session.take_stdin().is_none(), "take-once");
@@ -236,13 +202,7 @@ async fn stdin_through_cat_comes_back_byte_for_byte() {
     assert_eq!(session.wait().await.unwrap().exit_code, 0);
 
     // Dropping stdin closes it too.
-    let mut session = c
-        .client
-        .instances()
-        .exec(&c.name, ["cat"])
-        .spawn()
-        .await
-        .unwrap();
+    let mut session = c.exec(["cat"]).spawn().await.unwrap();
     let mut stdin = session.take_stdin().unwrap();
     stdin.write_all(b"last words").await.unwrap();
     drop(stdin);
@@ -263,16 +223,11 @@ async fn non_utf8_output_is_kept_exactly() {
     let env = require!();
     let c = Container::start(&env, "itx-binary").await;
     let out = c
-        .client
-        .instances()
-        .exec(
-            &c.name,
-            [
-                "sh",
-                "-c",
-                r"printf '\377\376\000ok\200'; printf '\351t\351' >&2",
-            ],
-        )
+        .exec([
+            "sh",
+            "-c",
+            r"printf '\377\376\000ok\200'; printf '\351t\351' >&2",
+        ])
         .run()
         .await
         .unwrap();
@@ -304,12 +259,7 @@ async fn sixty_four_mib_of_output_arrive_intact_and_streamed() {
     let n = 8 * 1024 * 1024;
     let started = Instant::now();
     let mut session = c
-        .client
-        .instances()
-        .exec(
-            &c.name,
-            ["sh", "-c", &format!("seq -w 1 {n}; echo end-of-err >&2")],
-        )
+        .exec(["sh", "-c", &format!("seq -w 1 {n}; echo end-of-err >&2")])
         .spawn()
         .await
         .unwrap();
@@ -337,16 +287,11 @@ async fn environment_working_directory_user_and_group() {
     let env = require!();
     let c = Container::start(&env, "itx-env").await;
     let out = c
-        .client
-        .instances()
-        .exec(
-            &c.name,
-            [
-                "sh",
-                "-c",
-                "echo \"$GREETING|$SECOND|$(pwd)|$(id -u):$(id -g)\"",
-            ],
-        )
+        .exec([
+            "sh",
+            "-c",
+            "echo \"$GREETING|$SECOND|$(pwd)|$(id -u):$(id -g)\"",
+        ])
         .env("GREETING", "hello world")
         .envs([("SECOND", "two=2")])
         .cwd("/tmp")
@@ -362,9 +307,7 @@ async fn environment_working_directory_user_and_group() {
     );
     // Defaults: root in /root, LXD's PATH.
     let out = c
-        .client
-        .instances()
-        .exec(&c.name, ["sh", "-c", "echo \"$(pwd)|$(id -u)|$HOME\""])
+        .exec(["sh", "-c", "echo \"$(pwd)|$(id -u)|$HOME\""])
         .run()
         .await
         .unwrap();
@@ -377,13 +320,7 @@ async fn a_signal_ends_sleep_and_the_exit_code_says_so() {
     let env = require!();
     let c = Container::start(&env, "itx-signal").await;
     let started = Instant::now();
-    let session = c
-        .client
-        .instances()
-        .exec(&c.name, ["sleep", "100"])
-        .spawn()
-        .await
-        .unwrap();
+    let session = c.exec(["sleep", "100"]).spawn().await.unwrap();
     let control = session.control();
     control.signal(15).await.unwrap();
     let status = session.wait().await.unwrap();
@@ -396,13 +333,7 @@ async fn a_signal_ends_sleep_and_the_exit_code_says_so() {
     // Resizing a command without a terminal is refused before sending.
     assert!(control.resize(80, 24).await.unwrap_err().is_invalid_input());
 
-    let session = c
-        .client
-        .instances()
-        .exec(&c.name, ["sleep", "100"])
-        .spawn()
-        .await
-        .unwrap();
+    let session = c.exec(["sleep", "100"]).spawn().await.unwrap();
     session.kill().await.unwrap();
     assert_eq!(session.wait().await.unwrap().signal(), Some(9));
     c.remove().await;
@@ -438,15 +369,7 @@ async fn read_until(reader: &mut (impl tokio::io::AsyncRead + Unpin), needle: &s
 async fn interactive_mode_has_a_terminal_and_takes_resizes() {
     let env = require!();
     let c = Container::start(&env, "itx-tty").await;
-    let tty = || async {
-        c.client
-            .instances()
-            .exec(&c.name, ["tty"])
-            .interactive(true)
-            .run()
-            .await
-            .unwrap()
-    };
+    let tty = || async { c.exec(["tty"]).interactive(true).run().await.unwrap() };
     let mut out = tty().await;
     assert_eq!(out.exit_code, 0, "{out:?}");
     // LXD 5.0.0-5.0.2 can cut interactive output under CPU load (fixed in 5.0.3; a raw
@@ -466,19 +389,11 @@ async fn interactive_mode_has_a_terminal_and_takes_resizes() {
         out = tty().await;
     }
     assert!(out.stdout_text().starts_with("/dev/pts/"), "{out:?}");
-    let out = c
-        .client
-        .instances()
-        .exec(&c.name, ["tty"])
-        .run()
-        .await
-        .unwrap();
+    let out = c.exec(["tty"]).run().await.unwrap();
     assert_ne!(out.exit_code, 0, "no terminal without interactive: {out:?}");
 
     let mut session = c
-        .client
-        .instances()
-        .exec(&c.name, ["sh"])
+        .exec(["sh"])
         .interactive(true)
         .window_size(80, 24)
         .spawn()
@@ -511,26 +426,14 @@ async fn unread_output_never_deadlocks_wait() {
     let c = Container::start(&env, "itx-unread").await;
     // 16 MiB on each stream, far beyond every buffer; nothing is read.
     let script = "head -c 16777216 /dev/zero; head -c 16777216 /dev/zero >&2; exit 5";
-    let session = c
-        .client
-        .instances()
-        .exec(&c.name, ["sh", "-c", script])
-        .spawn()
-        .await
-        .unwrap();
+    let session = c.exec(["sh", "-c", script]).spawn().await.unwrap();
     let status = tokio::time::timeout(Duration::from_secs(120), session.wait())
         .await
         .expect("wait() returned")
         .unwrap();
     assert_eq!(status.exit_code, 5);
     // Taken, then dropped unread: drained as well.
-    let mut session = c
-        .client
-        .instances()
-        .exec(&c.name, ["sh", "-c", script])
-        .spawn()
-        .await
-        .unwrap();
+    let mut session = c.exec(["sh", "-c", script]).spawn().await.unwrap();
     drop(session.take_stdout());
     drop(session.take_stderr());
     let status = tokio::time::timeout(Duration::from_secs(120), session.wait())
@@ -545,13 +448,7 @@ async fn unread_output_never_deadlocks_wait() {
 async fn command_not_found_is_127_with_lxd_message() {
     let env = require!();
     let c = Container::start(&env, "itx-missing").await;
-    let out = c
-        .client
-        .instances()
-        .exec(&c.name, ["/no/such/program"])
-        .run()
-        .await
-        .unwrap();
+    let out = c.exec(["/no/such/program"]).run().await.unwrap();
     assert_eq!(out.exit_code, 127, "{out:?}");
     assert_eq!(out.message, "Command not found");
     // A stopped instance is LXD's refusal.
@@ -563,26 +460,14 @@ async fn command_not_found_is_127_with_lxd_message() {
         .wait()
         .await
         .unwrap();
-    let err = c
-        .client
-        .instances()
-        .exec(&c.name, ["true"])
-        .run()
-        .await
-        .unwrap_err();
+    let err = c.exec(["true"]).run().await.unwrap_err();
     assert!(err.is_bad_request(), "{err:?}");
     assert!(
         err.lxd_message().unwrap().contains("not running"),
         "{err:?}"
     );
     // An empty command is refused before any request.
-    let err = c
-        .client
-        .instances()
-        .exec(&c.name, Vec::<String>::new())
-        .run()
-        .await
-        .unwrap_err();
+    let err = c.exec(Vec::<String>::new()).run().await.unwrap_err();
     assert!(err.is_invalid_input(), "{err:?}");
     c.remove().await;
 }
@@ -592,12 +477,7 @@ async fn record_output_is_read_back_through_the_log_urls() {
     let env = require!();
     let c = Container::start(&env, "itx-record").await;
     let recorded = c
-        .client
-        .instances()
-        .exec(
-            &c.name,
-            ["sh", "-c", "echo recorded-out; printf '\\377' >&2; exit 3"],
-        )
+        .exec(["sh", "-c", "echo recorded-out; printf '\\377' >&2; exit 3"])
         .run_recorded()
         .await
         .unwrap();
@@ -642,12 +522,7 @@ async fn raw_exec_hands_out_websockets_and_secrets() {
     let env = require!();
     let c = Container::start(&env, "itx-raw").await;
     let raw = c
-        .client
-        .instances()
-        .exec(
-            &c.name,
-            ["sh", "-c", "read line; echo \"got $line\"; exit 4"],
-        )
+        .exec(["sh", "-c", "read line; echo \"got $line\"; exit 4"])
         .start_raw()
         .await
         .unwrap();

@@ -15,7 +15,7 @@ use lxd_client::proto::{
     InstanceSource, InstanceStatePut, InstanceType, InstancesPost, StatusCode, ZERO_TIME,
 };
 use lxd_client::{BackupImport, Client, Method};
-use lxd_integration::{Env, require, unique};
+use lxd_integration::{Env, clean_up_from_drop, kill_and_delete, require, unique};
 use serde_json::json;
 
 /// Deletes what a test made, also when it fails: instances (killed first) and images. Runs
@@ -51,31 +51,18 @@ impl Drop for Cleanup {
         let env = self.env.clone();
         let instances = std::mem::take(&mut self.instances);
         let images = std::mem::take(&mut self.images);
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let client = env.client();
-                for name in instances {
-                    let kill = InstanceStatePut::stop().with_force(true);
-                    if let Ok(op) = client.instances().set_state(&name, &kill).await {
-                        let _ = op.wait().await;
-                    }
-                    if let Ok(op) = client.instances().delete(&name).await {
-                        let _ = op.wait().await;
-                    }
+        clean_up_from_drop(async move {
+            let client = env.client();
+            for name in instances {
+                let _ = kill_and_delete(&client, &name).await;
+            }
+            for fingerprint in images {
+                let path = format!("/1.0/images/{fingerprint}");
+                if let Ok(op) = client.raw(Method::DELETE, path).operation().await {
+                    let _ = op.wait().await;
                 }
-                for fingerprint in images {
-                    let path = format!("/1.0/images/{fingerprint}");
-                    if let Ok(op) = client.raw(Method::DELETE, path).operation().await {
-                        let _ = op.wait().await;
-                    }
-                }
-            });
-        })
-        .join();
+            }
+        });
     }
 }
 

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use futures::{FutureExt, StreamExt};
 use lxd_client::proto::{EventPayload, EventType, InstanceStatePut, LifecycleAction};
 use lxd_client::{Client, Error, EventItem, EventStream, Method, Operation};
-use lxd_integration::{Env, fresh_identity, require, unique};
+use lxd_integration::{Env, fresh_identity, kill_and_delete, require, unique};
 
 /// How long a step may take before the test fails instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -353,21 +353,6 @@ async fn start_container(env: &Env, client: &Client, name: &str) {
         .unwrap();
 }
 
-async fn remove_container(client: &Client, name: &str) {
-    let stop = InstanceStatePut::stop().with_force(true);
-    if let Ok(op) = client.instances().set_state(name, &stop).await {
-        let _ = op.wait().await;
-    }
-    client
-        .instances()
-        .delete(name)
-        .await
-        .expect("delete")
-        .wait()
-        .await
-        .expect("delete wait");
-}
-
 /// A trusted HTTPS client (a fresh certificate, added with a join token); returns the client
 /// and the certificate PEM, to remove it at the end.
 async fn https_client(env: &Env) -> (Client, String) {
@@ -623,6 +608,8 @@ async fn across_restarts(env: Env, daemon: Daemon, name: String) {
     assert_eq!(exit_code(&after), Some(0), "{after:?}");
     let info = https.server_with_etag().await.unwrap();
     assert_eq!(info.value.auth, "trusted", "{:?}", info.value);
-    remove_container(&client, &name).await;
+    kill_and_delete(&client, &name)
+        .await
+        .expect("deleting the test container");
     env.forget_certificate(&https_cert).await;
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use lxd_client::proto::{EventType, InstanceStatePut};
 use lxd_client::{Client, PutOptions};
-use lxd_integration::{fresh_identity, require, unique};
+use lxd_integration::{fresh_identity, kill_and_delete, require, unique};
 use serde_json::Value;
 
 /// The lines of a PEM body long enough to be recognisable.
@@ -51,16 +51,6 @@ fn assert_clean(what: &str, text: &str, secrets: &[String]) {
                 .collect::<Vec<_>>()
                 .join("\n")
         );
-    }
-}
-
-async fn remove(client: &Client, name: &str) {
-    let stop = InstanceStatePut::stop().with_force(true);
-    if let Ok(op) = client.instances().set_state(name, &stop).await {
-        let _ = op.wait().await;
-    }
-    if let Ok(op) = client.instances().delete(name).await {
-        let _ = op.wait().await;
     }
 }
 
@@ -111,7 +101,7 @@ async fn a_real_session_leaks_no_secret_to_logs_or_debug() {
         .await
         .unwrap();
     let result = session(&client, &name, &mut debug).await;
-    remove(&env.client(), &name).await;
+    let _ = kill_and_delete(&env.client(), &name).await;
     env.forget_certificate(&cert).await;
     let mut secrets = result.unwrap();
 
