@@ -120,6 +120,24 @@ impl Env {
             .expect("deleting the test certificate");
     }
 
+    /// A join token for a client certificate called `name`, encoded as `lxc config trust
+    /// add` prints it. Asked for with a raw request over the trusted unix socket, so tests of
+    /// the client's token use do not rest on its own token creation.
+    pub async fn join_token(&self, name: &str) -> String {
+        let op = self
+            .client()
+            .raw(lxd_client::Method::POST, "/1.0/certificates")
+            .without_project()
+            .json(&serde_json::json!({"name": name, "type": "client", "token": true}))
+            .expect("token request body")
+            .operation()
+            .await
+            .expect("a token operation");
+        lxd_client::proto::CertificateAddToken::from_operation(op.info())
+            .expect("token metadata")
+            .encode()
+    }
+
     /// An HTTPS builder for the daemon, pinned to its certificate, with no client certificate.
     pub fn https_builder(&self) -> lxd_client::ClientBuilder {
         Client::https(self.https.clone()).server_certificate_pem(&self.server_cert)

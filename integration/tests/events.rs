@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use lxd_client::proto::{Event, EventPayload, EventType, InstanceStatePut, LifecycleAction};
 use lxd_client::{Client, EventItem, EventStream, Method};
-use lxd_integration::{Env, fresh_identity, require, unique};
+use lxd_integration::{fresh_identity, require, unique};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -479,22 +479,6 @@ impl Relay {
     }
 }
 
-/// A join token for a client certificate called `name`.
-async fn join_token(env: &Env, name: &str) -> String {
-    let op = env
-        .client()
-        .raw(Method::POST, "/1.0/certificates")
-        .without_project()
-        .json(&serde_json::json!({"name": name, "type": "client", "token": true}))
-        .unwrap()
-        .operation()
-        .await
-        .unwrap();
-    lxd_client::proto::CertificateAddToken::from_operation(op.info())
-        .expect("token metadata")
-        .encode()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_connection_reconnects_with_a_marker_or_ends_with_an_error() {
     let env = require!();
@@ -509,7 +493,7 @@ async fn a_cut_connection_reconnects_with_a_marker_or_ends_with_an_error() {
     }
     let client = builder.build().unwrap();
     client
-        .authenticate(&join_token(&env, &name).await)
+        .authenticate(&env.join_token(&name).await)
         .await
         .unwrap();
     let local = env.client();

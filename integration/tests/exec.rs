@@ -561,22 +561,6 @@ async fn raw_exec_hands_out_websockets_and_secrets() {
     c.remove().await;
 }
 
-/// A join token for a client certificate called `name`.
-async fn join_token(env: &Env, name: &str) -> String {
-    let op = env
-        .client()
-        .raw(Method::POST, "/1.0/certificates")
-        .without_project()
-        .json(&serde_json::json!({"name": name, "type": "client", "token": true}))
-        .unwrap()
-        .operation()
-        .await
-        .unwrap();
-    lxd_client::proto::CertificateAddToken::from_operation(op.info())
-        .expect("token metadata")
-        .encode()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_over_https_with_client_certificate_and_pinned_server() {
     let env = require!();
@@ -597,7 +581,7 @@ async fn exec_over_https_with_client_certificate_and_pinned_server() {
     };
     let client = build();
     client
-        .authenticate(&join_token(&env, &name).await)
+        .authenticate(&env.join_token(&name).await)
         .await
         .unwrap();
 

@@ -5,23 +5,6 @@ use futures::StreamExt;
 use lxd_client::{Client, Method};
 use lxd_integration::{Env, fresh_identity, require, unique};
 
-/// Asks the daemon (over the trusted unix socket) for a join token named `name`, and returns
-/// it encoded as `lxc config trust add` prints it.
-async fn join_token(env: &Env, name: &str) -> String {
-    let op = env
-        .client()
-        .raw(Method::POST, "/1.0/certificates")
-        .without_project()
-        .json(&serde_json::json!({"name": name, "type": "client", "token": true}))
-        .unwrap()
-        .operation()
-        .await
-        .unwrap();
-    lxd_client::proto::CertificateAddToken::from_operation(op.info())
-        .expect("token metadata")
-        .encode()
-}
-
 #[tokio::test]
 async fn fresh_certificate_is_untrusted_until_a_join_token_is_used() {
     let env = require!();
@@ -43,7 +26,7 @@ async fn fresh_certificate_is_untrusted_until_a_join_token_is_used() {
     assert!(err.is_forbidden(), "{err:?}");
     assert!(!client.refresh_server().await.unwrap().is_trusted());
 
-    let token = join_token(&env, &name).await;
+    let token = env.join_token(&name).await;
     client.authenticate(&token).await.unwrap();
     assert!(client.trusted().await.unwrap());
     client.instances().list_names().await.unwrap();
@@ -192,7 +175,7 @@ async fn websocket_upgrade_over_https_with_client_certificate() {
         .build()
         .unwrap();
     client
-        .authenticate(&join_token(&env, &name).await)
+        .authenticate(&env.join_token(&name).await)
         .await
         .unwrap();
     events_websocket_carries_a_lifecycle_event(&client, &env).await;

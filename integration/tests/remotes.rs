@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use lxd_client::LxcConfig;
 use lxd_client::transport::Fingerprint;
-use lxd_client::{LxcConfig, Method};
 use lxd_integration::{Env, fresh_identity, require, unique};
 
 /// A private `LXD_CONF` directory; on drop it removes the trust entry its client certificate
@@ -68,22 +68,6 @@ impl Drop for LxcDir {
     }
 }
 
-/// A join token for a client certificate, from the daemon (as `lxc config trust add` does).
-async fn join_token(env: &Env, name: &str) -> String {
-    let op = env
-        .client()
-        .raw(Method::POST, "/1.0/certificates")
-        .without_project()
-        .json(&serde_json::json!({"name": name, "type": "client", "token": true}))
-        .unwrap()
-        .operation()
-        .await
-        .unwrap();
-    lxd_client::proto::CertificateAddToken::from_operation(op.info())
-        .expect("token metadata")
-        .encode()
-}
-
 #[tokio::test]
 async fn https_remote_added_by_lxc_with_a_token_connects_trusted_and_pinned() {
     let env = require!();
@@ -95,7 +79,7 @@ async fn https_remote_added_by_lxc_with_a_token_connects_trusted_and_pinned() {
         return;
     }
     let conf = LxcDir::new(&env, "lxdrs-lxc");
-    let token = join_token(&env, &unique("it-lxc-remote")).await;
+    let token = env.join_token(&unique("it-lxc-remote")).await;
     conf.lxc(&["remote", "add", "it", &token, "--accept-certificate"]);
     conf.lxc(&["remote", "switch", "it"]);
 
