@@ -622,7 +622,7 @@ async fn exec_over_https_with_client_certificate_and_pinned_server() {
         .await
         .unwrap();
     let impostor_pin = Client::https(env.https.clone())
-        .server_fingerprint(&"ab".repeat(32))
+        .server_fingerprint("ab".repeat(32))
         .client_certificate_pem(cert.as_bytes(), key.as_bytes())
         .build()
         .unwrap();

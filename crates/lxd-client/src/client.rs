@@ -778,8 +778,8 @@ impl ClientBuilder {
     /// assert!(!client.trusted().await?); // connected; not trusted until `authenticate`
     /// # Ok(()) }
     /// ```
-    pub fn server_fingerprint(mut self, hex: &str) -> Self {
-        match ServerTrust::pinned_fingerprint(hex) {
+    pub fn server_fingerprint(mut self, hex: impl AsRef<str>) -> Self {
+        match ServerTrust::pinned_fingerprint(hex.as_ref()) {
             Ok(t) => self.trust = Some(t),
             Err(e) => self.keep_error(Err(e)),
         }

@@ -466,7 +466,8 @@ impl Error {
         matches!(self, Error::Io { .. })
     }
 
-    /// The caller's input was refused before any request.
+    /// The caller's input was refused before any request: a bad name or path here, or a
+    /// certificate, key, fingerprint or request the transport cannot use.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -479,7 +480,14 @@ impl Error {
     /// # Ok(()) }
     /// ```
     pub fn is_invalid_input(&self) -> bool {
-        matches!(self, Error::InvalidInput { .. })
+        matches!(
+            self,
+            Error::InvalidInput { .. }
+                | Error::Transport(
+                    lxd_transport::Error::InvalidCertificate { .. }
+                        | lxd_transport::Error::InvalidRequest(_)
+                )
+        )
     }
 }
 

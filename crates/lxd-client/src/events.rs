@@ -806,11 +806,6 @@ impl Stream for EventStream {
     }
 }
 
-/// The events guide (`docs/events.md`): its examples are compiled as doctests.
-#[doc = include_str!("../../../docs/events.md")]
-#[cfg(doctest)]
-pub struct EventsGuideDoctests;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2035,11 +2035,6 @@ impl RawExec {
     }
 }
 
-/// The exec guide (`docs/exec.md`): its examples are compiled as doctests.
-#[doc = include_str!("../../../docs/exec.md")]
-#[cfg(doctest)]
-pub struct ExecGuideDoctests;
-
 #[cfg(test)]
 mod tests {
     use super::*;

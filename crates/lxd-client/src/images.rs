@@ -488,11 +488,6 @@ impl ImageObject {
     }
 }
 
-/// The images guide (`docs/images.md`): its examples are compiled as doctests.
-#[doc = include_str!("../../../docs/images.md")]
-#[cfg(doctest)]
-pub struct ImagesGuideDoctests;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -874,11 +874,6 @@ fn project_of_url(url: &str) -> Result<Option<String>> {
     Ok(None)
 }
 
-/// The instances guide (`docs/instances.md`): its examples are compiled as doctests.
-#[doc = include_str!("../../../docs/instances.md")]
-#[cfg(doctest)]
-pub struct InstancesGuideDoctests;
-
 /// A client for unit tests that build requests without sending any (nothing listens there).
 #[cfg(test)]
 pub(crate) fn offline_client() -> Client {

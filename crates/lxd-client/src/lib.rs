@@ -132,3 +132,36 @@ pub use lxd_proto as proto;
 pub use lxd_transport as transport;
 /// The HTTP method type used by [`Client::raw`].
 pub use lxd_transport::http::Method;
+
+/// The guide's pages (`docs/`) and the repository's README: their Rust examples are compiled
+/// (and, unless marked `no_run`, run) as doctests, so the guide cannot drift from the API.
+/// (`docs/testkit.md` is lxd-testkit's.)
+#[cfg(doctest)]
+mod guide {
+    #[doc = include_str!("../../../README.md")]
+    pub struct Readme;
+    #[doc = include_str!("../../../docs/getting-started.md")]
+    pub struct GettingStarted;
+    #[doc = include_str!("../../../docs/connecting.md")]
+    pub struct Connecting;
+    #[doc = include_str!("../../../docs/trust-and-projects.md")]
+    pub struct TrustAndProjects;
+    #[doc = include_str!("../../../docs/instances.md")]
+    pub struct Instances;
+    #[doc = include_str!("../../../docs/exec.md")]
+    pub struct Exec;
+    #[doc = include_str!("../../../docs/files.md")]
+    pub struct Files;
+    #[doc = include_str!("../../../docs/images.md")]
+    pub struct Images;
+    #[doc = include_str!("../../../docs/events.md")]
+    pub struct Events;
+    #[doc = include_str!("../../../docs/operations.md")]
+    pub struct Operations;
+    #[doc = include_str!("../../../docs/networks-profiles-storage.md")]
+    pub struct NetworksProfilesStorage;
+    #[doc = include_str!("../../../docs/cluster.md")]
+    pub struct Cluster;
+    #[doc = include_str!("../../../docs/lxd-and-incus.md")]
+    pub struct LxdAndIncus;
+}

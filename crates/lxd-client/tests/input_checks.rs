@@ -246,3 +246,33 @@ async fn bad_file_paths_are_refused_before_any_request() {
     }
     println!("{} refusals checked", c.checked);
 }
+
+#[test]
+fn bad_certificates_and_fingerprints_are_invalid_input() {
+    let builds = [
+        (
+            "client certificate",
+            Client::https("127.0.0.1:8443")
+                .client_certificate_pem(b"not a certificate", b"not a key")
+                .server_fingerprint("ab".repeat(32))
+                .build(),
+        ),
+        (
+            "server certificate",
+            Client::https("127.0.0.1:8443")
+                .server_certificate_pem(b"not a certificate")
+                .build(),
+        ),
+        (
+            "server fingerprint",
+            Client::https("127.0.0.1:8443")
+                .server_fingerprint("not hex")
+                .build(),
+        ),
+    ];
+    for (what, built) in builds {
+        let err = built.expect_err(what);
+        assert!(err.is_invalid_input(), "{what}: {err:?}");
+        assert!(!err.is_connect(), "{what}: {err:?}");
+    }
+}

@@ -261,7 +261,7 @@ fn debug_of_secret_holding_types_hides_them() {
         serde_json::from_value(operation.metadata.clone().unwrap()).unwrap();
     let builder = ClientBuilder::https("127.0.0.1:8443")
         .client_certificate_pem(cert.certificate_pem.as_bytes(), cert.key_pem.as_bytes())
-        .server_fingerprint(&"ab".repeat(32));
+        .server_fingerprint("ab".repeat(32));
     let identity =
         ClientIdentity::from_pem(cert.certificate_pem.as_bytes(), cert.key_pem.as_bytes()).unwrap();
     let post = CertificatesPost {

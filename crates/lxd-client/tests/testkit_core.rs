@@ -283,7 +283,7 @@ async fn https_trust_by_password_and_token() {
 async fn a_pinned_certificate_that_does_not_match_is_refused() {
     let server = TestServer::builder().https().start().await.unwrap();
     let client = Client::https(server.https_url().unwrap())
-        .server_fingerprint(&"ab".repeat(32))
+        .server_fingerprint("ab".repeat(32))
         .build()
         .unwrap();
     let error = client.server().await.unwrap_err();

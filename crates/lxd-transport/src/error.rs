@@ -43,7 +43,7 @@ pub enum Error {
     InvalidRequest(String),
 
     /// The connection to the daemon could not be made (nothing listening, refused, unreachable).
-    #[error("could not connect to {endpoint}: {source}")]
+    #[error("could not connect to {endpoint}: {}", with_cause(.source))]
     Connect {
         /// The endpoint dialled.
         endpoint: String,
@@ -70,7 +70,7 @@ pub enum Error {
     },
 
     /// The exchange broke after the connection was made (reset, cut body, protocol error).
-    #[error("HTTP exchange with {endpoint} failed: {source}")]
+    #[error("HTTP exchange with {endpoint} failed: {}", with_cause(.source))]
     Http {
         /// The endpoint.
         endpoint: String,
@@ -105,6 +105,23 @@ impl Error {
     ///     .unwrap_err();
     /// assert!(err.is_connect(), "{err}"); // no daemon there: worth a retry or a hint to the user
     /// assert!(!err.is_timeout());
+    /// ```
+    ///
+    /// A refused HTTPS connection says so in its message (the cause at the end of the chain):
+    ///
+    /// ```
+    /// use lxd_transport::{Request, ServerTrust, Transport, http::Method};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // A port nobody listens on any more.
+    /// let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    /// let t = Transport::https_builder(format!("127.0.0.1:{port}"))
+    ///     .server_trust(ServerTrust::Pinned("ab".repeat(32).parse()?))
+    ///     .build()?;
+    /// let err = t.send(Request::new(Method::GET, "/1.0")).await.unwrap_err();
+    /// assert!(err.is_connect());
+    /// assert!(err.to_string().contains("refused"), "{err}");
+    /// # Ok(()) }
     /// ```
     pub fn is_connect(&self) -> bool {
         matches!(
@@ -168,6 +185,23 @@ impl Error {
             endpoint,
             source: Box::new(err),
         }
+    }
+}
+
+/// An error's text and, when its chain goes deeper, the innermost cause's: reqwest's own text
+/// ("error sending request for url (...)") does not say that the connection was refused or
+/// reset, the io error at the end of the chain does.
+fn with_cause(err: &BoxError) -> String {
+    let top = err.to_string();
+    let mut innermost: &(dyn std::error::Error + 'static) = &**err;
+    while let Some(next) = innermost.source() {
+        innermost = next;
+    }
+    let cause = innermost.to_string();
+    if std::ptr::addr_eq(innermost, &**err) || top.contains(&cause) {
+        top
+    } else {
+        format!("{top}: {cause}")
     }
 }
 
