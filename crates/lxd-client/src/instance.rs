@@ -502,10 +502,18 @@ impl InstanceObject {
 
     /// Deletes the (stopped) instance and waits.
     ///
+    /// It takes the object, so nothing can use it once deleted; when the deletion fails
+    /// (a running instance is refused), the object is gone too. Keep a clone if you want to
+    /// act on the failure, or stop it first as below.
+    ///
     /// ```no_run
     /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
-    /// let web = client.instances().object("web-old").await?;
-    /// web.delete().await?;
+    /// let mut web = client.instances().object("web-old").await?;
+    /// if let Err(e) = web.clone().delete().await {
+    ///     assert!(e.is_bad_request(), "{e}"); // "Instance is running"
+    ///     web.stop(true).await?;
+    ///     web.delete().await?;
+    /// }
     /// # Ok(()) }
     /// ```
     ///
