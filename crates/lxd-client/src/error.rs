@@ -52,7 +52,7 @@ pub enum Error {
     },
 
     /// An operation was cancelled.
-    #[error("operation {id} ({description}) was cancelled: {message}")]
+    #[error("operation {id} ({description}) was cancelled{}", reason(message))]
     OperationCancelled {
         /// The operation's id.
         id: String,
@@ -498,6 +498,15 @@ pub(crate) fn found<T>(lookup: Result<T>) -> Result<bool> {
         Ok(_) => Ok(true),
         Err(e) if e.is_not_found() => Ok(false),
         Err(e) => Err(e),
+    }
+}
+
+/// `: <text>` when LXD gave a reason, nothing when it did not.
+fn reason(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!(": {message}")
     }
 }
 

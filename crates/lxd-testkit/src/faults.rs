@@ -112,8 +112,16 @@ impl FaultRule {
     /// assert!(client.profiles().list_names().await.is_ok());
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `method` is not an HTTP method token (`"DELETE "`, `""`): a rule that silently
+    /// matched every request, or none, would make the test prove something else.
     pub fn method(mut self, method: &str) -> FaultRule {
-        self.method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).ok();
+        match Method::from_bytes(method.to_ascii_uppercase().as_bytes()) {
+            Ok(m) => self.method = Some(m),
+            Err(_) => panic!("FaultRule::method: {method:?} is not an HTTP method"),
+        }
         self
     }
 
@@ -134,7 +142,17 @@ impl FaultRule {
     /// assert!(client.profiles().list_names().await.is_ok()); // elsewhere: untouched
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `prefix` holds a query (`?`) or does not start with `/`: no request path would
+    /// ever match it.
     pub fn path(mut self, prefix: &str) -> FaultRule {
+        assert!(
+            prefix.starts_with('/') && !prefix.contains('?'),
+            "FaultRule::path: {prefix:?} must be a path starting with '/', without a query \
+             (rules match the path only)"
+        );
         self.path = Some(prefix.trim_end_matches('/').to_string());
         self
     }
@@ -420,6 +438,18 @@ pub(crate) async fn break_reply(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[should_panic(expected = "is not an HTTP method")]
+    fn a_method_that_is_no_method_is_refused() {
+        let _ = FaultRule::new(Fault::TruncatedJson).method("DELETE ");
+    }
+
+    #[test]
+    #[should_panic(expected = "without a query")]
+    fn a_path_with_a_query_is_refused() {
+        let _ = FaultRule::new(Fault::TruncatedJson).path("/1.0/instances?recursion=1");
+    }
 
     #[test]
     fn rules_match_method_path_and_count() {

@@ -22,6 +22,7 @@ use crate::faults::Faults;
 use crate::flavor::ServerFlavor;
 use crate::http::{ApiError, Body, Identity, Req, error_response, render};
 use crate::operations::Operations;
+use crate::requests::{RequestLog, SeenRequest};
 use crate::seed::Seed;
 use crate::state::State;
 use crate::tls::ServerIdentity;
@@ -32,6 +33,8 @@ pub(crate) struct Inner {
     pub(crate) ops: Arc<Operations>,
     pub(crate) events: Arc<Events>,
     pub(crate) faults: Faults,
+    /// Every request received, for [`TestServer::requests`].
+    pub(crate) requests: RequestLog,
     pub(crate) identity: ServerIdentity,
     /// The server presented: LXD or Incus.
     pub(crate) flavor: ServerFlavor,
@@ -718,6 +721,7 @@ impl TestServer {
             ops,
             events,
             faults: Faults::default(),
+            requests: RequestLog::default(),
             identity,
             flavor: builder.flavor,
             shutdown,
@@ -995,6 +999,38 @@ impl TestServer {
         self.inner.events.history()
     }
 
+    /// Every request the server received so far, oldest first (the last 10,000): what a
+    /// test checks when it must prove what its code sent, and what it did not.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lxd_client::proto::ProfilesPost;
+    ///
+    /// let server = lxd_testkit::TestServer::start().await?;
+    /// let client = lxd_client::Client::unix(server.socket_path())?;
+    /// let web = ProfilesPost { name: "web".into(), ..Default::default() };
+    /// client.profiles().create(&web).await?;
+    /// client.profiles().delete("web").await?;
+    ///
+    /// let sent: Vec<(String, String)> = server
+    ///     .requests()
+    ///     .into_iter()
+    ///     .map(|r| (r.method, r.path))
+    ///     .filter(|(_, path)| path.starts_with("/1.0/profiles"))
+    ///     .collect();
+    /// assert_eq!(
+    ///     sent,
+    ///     [("POST".into(), "/1.0/profiles".into()), ("DELETE".into(), "/1.0/profiles/web".into())]
+    /// );
+    /// let create = server.requests().into_iter().find(|r| r.method == "POST").unwrap();
+    /// assert_eq!(create.json.unwrap()["name"], "web");
+    /// # Ok(()) }
+    /// ```
+    pub fn requests(&self) -> Vec<SeenRequest> {
+        self.inner.requests.all()
+    }
+
     /// Names of the instances of `project`, for assertions.
     ///
     /// ```
@@ -1156,6 +1192,7 @@ async fn handle(
         tokio::time::sleep(req.faults.latency).await;
     }
     if let Some((status, message)) = req.faults.error.clone() {
+        inner.requests.record(&req);
         return error_response(&ApiError::new(status, message));
     }
     if req.is_websocket() {
@@ -1163,9 +1200,13 @@ async fn handle(
     } else {
         match body.collect().await {
             Ok(collected) => req.body = collected.to_bytes(),
-            Err(e) => return error_response(&ApiError::bad_request(e.to_string())),
+            Err(e) => {
+                inner.requests.record(&req);
+                return error_response(&ApiError::bad_request(e.to_string()));
+            }
         }
     }
+    inner.requests.record(&req);
     req.trusted = match &req.identity {
         Identity::Unix => true,
         Identity::Tls { fingerprint, .. } => fingerprint

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use futures::SinkExt;
+use futures::{SinkExt, StreamExt};
 use lxd_testkit::{Fault, FaultRule, TestServer};
 use lxd_transport::http::{Method, StatusCode};
 use lxd_transport::tungstenite::Message;
@@ -273,6 +273,12 @@ async fn events_filter_by_type_and_project() {
     let mut p1 = api
         .websocket("/1.0/events", &[("project", "p1"), ("type", "lifecycle")])
         .await;
+    // Like LXD, a registered listener is pinged first (clients wait for it).
+    let mut fresh = api.websocket("/1.0/events", &[]).await;
+    let first = tokio::time::timeout(std::time::Duration::from_secs(10), fresh.next())
+        .await
+        .expect("a first message");
+    assert!(matches!(first, Some(Ok(Message::Ping(_)))), "{first:?}");
     api.run(
         Method::POST,
         "/1.0/instances",

@@ -54,6 +54,11 @@ pub(crate) async fn get(inner: &Arc<Inner>, mut req: Req) -> ApiResult {
             return;
         };
         let (mut sink, mut stream) = socket.split();
+        // Like LXD, whose first message to a registered listener is a ping: clients (ours
+        // among them) wait for it to know no event will be missed from here on.
+        if sink.send(Message::Ping(Default::default())).await.is_err() {
+            return;
+        }
         let reader = crate::websocket::drain(&mut stream);
         tokio::pin!(reader);
         loop {
