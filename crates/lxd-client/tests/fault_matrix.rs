@@ -14,9 +14,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use lxd_client::proto::{InstanceSource, InstanceStatePut, InstancesPost, ProfilesPost};
+use lxd_client::proto::ProfilesPost;
 use lxd_client::{Client, ClientBuilder, Error, ImageUpload, PutOptions};
 use lxd_testkit::{Fault, FaultRule, TestServer};
+
+mod support;
+use support::{busybox, launch};
 
 /// The client's configured request timeout.
 const TIMEOUT: Duration = Duration::from_millis(500);
@@ -253,32 +256,6 @@ async fn caller_bounded<T>(
         Ok(result) => result.map_err(Outcome::Failed),
         Err(_) => Err(Outcome::CallerDeadline),
     }
-}
-
-fn busybox(name: &str) -> InstancesPost {
-    InstancesPost {
-        name: name.into(),
-        source: InstanceSource::image_alias("busybox"),
-        ..Default::default()
-    }
-}
-
-async fn launch(client: &Client, name: &str) {
-    let instances = client.instances();
-    instances
-        .create(&busybox(name))
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
-    instances
-        .set_state(name, &InstanceStatePut::start())
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
 }
 
 fn entries(dir: &Path) -> Vec<String> {

@@ -4,35 +4,12 @@
 
 use std::time::Duration;
 
-use lxd_client::proto::{InstanceSource, InstanceStatePut, InstancesPost, StatusCode};
+use lxd_client::proto::{InstanceStatePut, StatusCode};
 use lxd_client::{Client, Error};
 use lxd_testkit::{ClientCertificate, Fault, FaultRule, TestServer};
 
-fn busybox(name: &str) -> InstancesPost {
-    InstancesPost {
-        name: name.into(),
-        source: InstanceSource::image_alias("busybox"),
-        ..Default::default()
-    }
-}
-
-async fn launch(client: &Client, name: &str) {
-    let instances = client.instances();
-    instances
-        .create(&busybox(name))
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
-    instances
-        .set_state(name, &InstanceStatePut::start())
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
-}
+mod support;
+use support::{busybox, launch};
 
 fn https_client(server: &TestServer, cert: &ClientCertificate) -> Client {
     Client::https(server.https_url().unwrap())

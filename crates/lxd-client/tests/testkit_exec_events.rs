@@ -6,33 +6,12 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use lxd_client::proto::{
-    EventPayload, EventType, InstanceSource, InstanceStatePut, InstancesPost, LifecycleAction,
-};
+use lxd_client::proto::{EventPayload, EventType, LifecycleAction};
 use lxd_client::{Client, EventItem};
 use lxd_testkit::TestServer;
 
-async fn launch(client: &Client, name: &str) {
-    let instances = client.instances();
-    instances
-        .create(&InstancesPost {
-            name: name.into(),
-            source: InstanceSource::image_alias("busybox"),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
-    instances
-        .set_state(name, &InstanceStatePut::start())
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
-}
+mod support;
+use support::launch;
 
 #[tokio::test]
 async fn exec_collects_output_exit_codes_and_stdin() {
@@ -75,38 +54,45 @@ async fn exec_collects_output_exit_codes_and_stdin() {
 
 #[tokio::test]
 async fn lifecycle_events_arrive_typed_and_in_order() {
-    let server = TestServer::start().await.unwrap();
-    let client = Client::unix(server.socket_path()).unwrap();
-    let mut events = client
-        .events()
-        .types([EventType::Lifecycle])
-        .connect()
-        .await
-        .unwrap();
-    launch(&client, "t2").await;
-    let mut seen = Vec::new();
-    let collect = async {
-        while let Some(item) = events.next().await {
-            if let EventItem::Event(event) = item.unwrap()
-                && let EventPayload::Lifecycle(l) = event.payload
-                && l.resource_name().as_deref() == Some("t2")
-            {
-                seen.push(l.action);
-                if seen.contains(&LifecycleAction::InstanceStarted) {
-                    return;
+    // The same on a server presenting as LXD and as Incus.
+    for server in [
+        TestServer::start().await.unwrap(),
+        TestServer::builder().incus().start().await.unwrap(),
+    ] {
+        let client = Client::unix(server.socket_path()).unwrap();
+        let mut events = client
+            .events()
+            .types([EventType::Lifecycle])
+            .connect()
+            .await
+            .unwrap();
+        launch(&client, "t2").await;
+        let mut seen = Vec::new();
+        let collect = async {
+            while let Some(item) = events.next().await {
+                if let EventItem::Event(event) = item.unwrap()
+                    && let EventPayload::Lifecycle(l) = event.payload
+                    && l.resource_name().as_deref() == Some("t2")
+                {
+                    seen.push(l.action);
+                    if seen.contains(&LifecycleAction::InstanceStarted) {
+                        return;
+                    }
                 }
             }
-        }
-        panic!("event stream ended");
-    };
-    tokio::time::timeout(Duration::from_secs(20), collect)
-        .await
-        .expect("instance-started within 20 s");
-    assert_eq!(
-        seen,
-        vec![
-            LifecycleAction::InstanceCreated,
-            LifecycleAction::InstanceStarted
-        ]
-    );
+            panic!("event stream ended");
+        };
+        tokio::time::timeout(Duration::from_secs(20), collect)
+            .await
+            .expect("instance-started within 20 s");
+        assert_eq!(
+            seen,
+            [
+                LifecycleAction::InstanceCreated,
+                LifecycleAction::InstanceStarted
+            ],
+            "{:?}",
+            client.flavor().await
+        );
+    }
 }
