@@ -165,6 +165,39 @@ pub async fn kill_and_delete(client: &Client, name: &str) -> Result<(), lxd_clie
     Ok(())
 }
 
+/// Creates an empty profile `name` in the client's project, with a raw request (the events
+/// tests need an event that no client manager of theirs is under test for).
+pub async fn create_profile(client: &Client, name: &str) {
+    client
+        .raw(lxd_client::Method::POST, "/1.0/profiles")
+        .json(&serde_json::json!({"name": name}))
+        .expect("profile body")
+        .send()
+        .await
+        .expect("creating the test profile");
+}
+
+/// Deletes profile `name` from the client's project, with a raw request.
+pub async fn delete_profile(client: &Client, name: &str) {
+    client
+        .raw(lxd_client::Method::DELETE, format!("/1.0/profiles/{name}"))
+        .send()
+        .await
+        .expect("deleting the test profile");
+}
+
+/// The name of the profile a `profile-created` lifecycle event is about.
+pub fn profile_created(event: &lxd_client::proto::Event) -> Option<String> {
+    match &event.payload {
+        lxd_client::proto::EventPayload::Lifecycle(l)
+            if l.action == lxd_client::proto::LifecycleAction::ProfileCreated =>
+        {
+            l.resource_name()
+        }
+        _ => None,
+    }
+}
+
 /// Runs a clean-up to its end from `Drop`, which cannot await: on a thread of its own with
 /// its own runtime (the test's runtime may be the one unwinding).
 pub fn clean_up_from_drop(cleanup: impl std::future::Future<Output = ()> + Send + 'static) {

@@ -8,7 +8,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use lxd_client::proto::{Event, EventPayload, EventType, InstanceStatePut, LifecycleAction};
 use lxd_client::{Client, EventItem, EventStream, Method};
-use lxd_integration::{fresh_identity, require, unique};
+use lxd_integration::{
+    create_profile, delete_profile, fresh_identity, profile_created, require, unique,
+};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -156,35 +158,6 @@ async fn type_filters_deliver_only_the_types_asked_for() {
     assert_eq!(action, LifecycleAction::InstanceCreated);
 
     wait_op(client.instances().delete(&name).await.unwrap()).await;
-}
-
-/// Creates a profile `name` in the client's project.
-async fn create_profile(client: &Client, name: &str) {
-    client
-        .raw(Method::POST, "/1.0/profiles")
-        .json(&serde_json::json!({"name": name}))
-        .unwrap()
-        .send()
-        .await
-        .unwrap();
-}
-
-async fn delete_profile(client: &Client, name: &str) {
-    client
-        .raw(Method::DELETE, format!("/1.0/profiles/{name}"))
-        .send()
-        .await
-        .unwrap();
-}
-
-/// The name of the profile a `profile-created` event is about.
-fn profile_created(event: &Event) -> Option<String> {
-    match &event.payload {
-        EventPayload::Lifecycle(l) if l.action == LifecycleAction::ProfileCreated => {
-            l.resource_name()
-        }
-        _ => None,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -32,9 +32,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::{FutureExt, StreamExt};
-use lxd_client::proto::{EventPayload, EventType, InstanceStatePut, LifecycleAction};
+use lxd_client::proto::{EventType, InstanceStatePut};
 use lxd_client::{Client, Error, EventItem, EventStream, Method, Operation};
-use lxd_integration::{Env, fresh_identity, kill_and_delete, require, unique};
+use lxd_integration::{
+    Env, create_profile, delete_profile, fresh_identity, kill_and_delete, profile_created, require,
+    unique,
+};
 
 /// How long a step may take before the test fails instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -292,33 +295,6 @@ async fn settle_operations(client: &Client) {
     }
 }
 
-async fn create_profile(client: &Client, name: &str) {
-    client
-        .raw(Method::POST, "/1.0/profiles")
-        .json(&serde_json::json!({"name": name}))
-        .unwrap()
-        .send()
-        .await
-        .unwrap();
-}
-
-async fn delete_profile(client: &Client, name: &str) {
-    client
-        .raw(Method::DELETE, format!("/1.0/profiles/{name}"))
-        .send()
-        .await
-        .unwrap();
-}
-
-fn profile_created(item: &EventItem) -> Option<String> {
-    match &item.event()?.payload {
-        EventPayload::Lifecycle(l) if l.action == LifecycleAction::ProfileCreated => {
-            l.resource_name()
-        }
-        _ => None,
-    }
-}
-
 /// An exec of `command` in `name` as a bare operation (no websockets, no recording).
 async fn exec_operation(client: &Client, name: &str, command: &[&str]) -> Operation {
     client
@@ -525,7 +501,7 @@ async fn across_restarts(env: Env, daemon: Daemon, name: String) {
             loop {
                 let item = stream.next().await.expect("stream open").expect("item");
                 assert!(!item.is_gap(), "a second gap: {item:?}");
-                if profile_created(&item).as_deref() == Some(profile.as_str()) {
+                if item.event().and_then(profile_created).as_deref() == Some(profile.as_str()) {
                     break;
                 }
             }
