@@ -154,6 +154,7 @@ impl Peers {
 
 /// All three members running, forming the cluster on first use.
 fn start_cluster(kind: Kind, lxd_bin: &Path, lxc_bin: &Path, keep: bool) -> Result<Vec<Daemon>> {
+    let started = Instant::now();
     let members = members(kind);
     let formed = members
         .iter()
@@ -168,7 +169,7 @@ fn start_cluster(kind: Kind, lxd_bin: &Path, lxc_bin: &Path, keep: bool) -> Resu
         for daemon in &mut daemons {
             daemon.wait_ready()?;
         }
-        wait_online(&daemons[0].lxc(lxc_bin))?;
+        wait_cluster_ready(kind, &daemons, lxc_bin, started)?;
         return Ok(daemons);
     }
     wipe_cluster(kind)?;
@@ -185,7 +186,7 @@ fn start_cluster(kind: Kind, lxd_bin: &Path, lxc_bin: &Path, keep: bool) -> Resu
         preseed(&member, &join_preseed(name, address, members[0].2, &token))?;
         daemons.push(member);
     }
-    wait_online(&first_lxc)?;
+    wait_cluster_ready(kind, &daemons, lxc_bin, started)?;
     Ok(daemons)
 }
 
@@ -244,23 +245,87 @@ fn join_token(lxc: &Lxc, name: &str) -> Result<String> {
         .ok_or_else(|| Error(format!("`lxc cluster add {name}` printed no token")))
 }
 
-/// Every member listed ONLINE (a restarted cluster reports members offline for a while).
-fn wait_online(lxc: &Lxc) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(90);
+/// Waits until the cluster works, not just answers. A member that answers `waitready` may
+/// still (seen with Incus 6.0 and LXD 5.0.2 after a restart):
+/// - list the others ONLINE from heartbeat times stored before the restart, and call one
+///   OFFLINE seconds later when no heartbeat has come since;
+/// - refuse to forward a request to another member ("Server isn't ready yet", "Missing event
+///   connection with target cluster member") until its event connection to it is up, which
+///   happens on the next heartbeat.
+///
+/// So the cluster is ready when every member forwards a request to every other one
+/// (`GET /1.0?target=...`), and every member lists all three ONLINE at a time when a
+/// heartbeat stored before `started` would already count as offline (the cluster's
+/// `cluster.offline_threshold` after `started`).
+fn wait_cluster_ready(
+    kind: Kind,
+    daemons: &[Daemon],
+    lxc_bin: &Path,
+    started: Instant,
+) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let views: Vec<Lxc> = daemons.iter().map(|d| d.lxc(lxc_bin)).collect();
+    let threshold = offline_threshold(&views[0])?;
+    let names: Vec<&str> = members(kind).iter().map(|m| m.0).collect();
     loop {
-        let list = lxc.run(&["cluster", "list", "--format", "csv"])?;
-        let online = list.lines().filter(|l| l.contains(",ONLINE,")).count();
-        if online == 3 {
+        let problem = if started.elapsed() <= threshold {
+            Some(format!(
+                "heartbeats stored before the start still count for {} s",
+                threshold.saturating_sub(started.elapsed()).as_secs()
+            ))
+        } else {
+            cluster_problem(&views, &names)
+        };
+        let Some(problem) = problem else {
             return Ok(());
-        }
+        };
         if Instant::now() > deadline {
             return Err(Error(format!(
-                "the cluster members are not all ONLINE after 90 s:\n{}",
-                util::indent(&list)
+                "the cluster is not ready after 120 s: {problem}"
             )));
         }
         thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// What still keeps the cluster from working, seen from each member in turn; `None` when
+/// every member lists all ONLINE and forwards to every other one.
+fn cluster_problem(views: &[Lxc], names: &[&str]) -> Option<String> {
+    for (view, name) in views.iter().zip(names) {
+        let list = match view.run(&["cluster", "list", "--format", "csv"]) {
+            Ok(list) => list,
+            Err(e) => return Some(format!("{name} cannot list the cluster: {e}")),
+        };
+        let online = list.lines().filter(|l| l.contains(",ONLINE,")).count();
+        if online != names.len() {
+            return Some(format!(
+                "{name} lists {online} of {} members ONLINE:\n{}",
+                names.len(),
+                util::indent(&list)
+            ));
+        }
+        for other in names.iter().filter(|n| *n != name) {
+            if let Err(e) = view.query(&format!("/1.0?target={other}")) {
+                return Some(format!("{name} cannot forward to {other}: {e}"));
+            }
+        }
+    }
+    None
+}
+
+/// The cluster's `cluster.offline_threshold` (LXD's default: 20 s).
+fn offline_threshold(lxc: &Lxc) -> Result<Duration> {
+    let value = lxc.config_get("cluster.offline_threshold")?;
+    let secs = if value.is_empty() {
+        20
+    } else {
+        value.parse().map_err(|_| {
+            Error(format!(
+                "cluster.offline_threshold is not a number: {value:?}"
+            ))
+        })?
+    };
+    Ok(Duration::from_secs(secs))
 }
 
 /// Removes the members' state (never while they run: callers stop them first, and a
