@@ -561,6 +561,50 @@ async fn raw_exec_hands_out_websockets_and_secrets() {
     c.remove().await;
 }
 
+/// LXD and Incus ping every exec websocket as it connects and close them all once the
+/// command has ended. A client that reads only then must still get the output: answering
+/// the ping fails (the daemon is gone) and must not cost the data still buffered behind it.
+/// A client busy elsewhere (50 concurrent execs in `load`) meets exactly this.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_read_after_the_daemon_closed_the_socket_is_kept() {
+    let env = require!();
+    let c = Container::start(&env, "itx-late").await;
+    let raw = c
+        .exec(["sh", "-c", "echo out; echo err >&2; exit 3"])
+        .start_raw()
+        .await
+        .unwrap();
+    let control = raw.connect("control").await.unwrap();
+    let mut stdin = raw.connect("0").await.unwrap();
+    let stdout = raw.connect("1").await.unwrap();
+    let stderr = raw.connect("2").await.unwrap();
+    stdin.send(Message::Text("".into())).await.unwrap();
+    // Nothing read until the operation is over: by then the daemon has closed the sockets.
+    let done = raw.into_operation().wait().await.unwrap();
+    assert_eq!(done.metadata.unwrap()["return"], 3);
+
+    /// The data and whether LXD's end-of-stream marker came (pings are skipped).
+    async fn read_late(mut ws: lxd_client::transport::WebSocket) -> (Vec<u8>, bool) {
+        let mut data = Vec::new();
+        while let Some(message) = ws.next().await {
+            match message {
+                Ok(Message::Binary(b)) => data.extend_from_slice(&b),
+                Ok(Message::Text(_)) => return (data, true),
+                Ok(_) => {}
+                Err(e) => panic!(
+                    "read failed after {:?}: {e}",
+                    String::from_utf8_lossy(&data)
+                ),
+            }
+        }
+        (data, false)
+    }
+    assert_eq!(read_late(stdout).await, (b"out\n".to_vec(), true));
+    assert_eq!(read_late(stderr).await, (b"err\n".to_vec(), true));
+    drop((control, stdin));
+    c.remove().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_over_https_with_client_certificate_and_pinned_server() {
     let env = require!();

@@ -40,6 +40,7 @@ mod request;
 mod socket;
 mod tls;
 mod transport;
+mod upgraded;
 mod websocket;
 
 pub use error::{BoxError, Error, Result};
@@ -50,6 +51,7 @@ pub use socket::{
 };
 pub use tls::{ClientIdentity, Fingerprint, PinMismatch, ServerTrust};
 pub use transport::{DEFAULT_HTTPS_PORT, Endpoint, Transport, TransportBuilder, parse_https_url};
+pub use upgraded::UpgradedStream;
 pub use websocket::WebSocket;
 
 /// Re-exported: the `http` crate's method, status and header types used in this API.

@@ -12,9 +12,11 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use crate::error::{Error, Result};
 use crate::request::{Request, Timeout};
 use crate::transport::Transport;
+use crate::upgraded::UpgradedStream;
 
-/// An open websocket to the daemon.
-pub type WebSocket = WebSocketStream<reqwest::Upgraded>;
+/// An open websocket to the daemon (over an [`UpgradedStream`], which keeps what the daemon
+/// sent readable after it has gone).
+pub type WebSocket = WebSocketStream<UpgradedStream>;
 
 /// How much of a refusal's body is kept for the error.
 const REFUSAL_SNIPPET: usize = 512;
@@ -94,6 +96,9 @@ impl Transport {
             .await
             .map_err(|e| Error::from_reqwest(&label, e))?;
         tracing::debug!(endpoint = %label, path, "websocket open");
-        Ok(WebSocketStream::from_raw_socket(upgraded, Role::Client, None).await)
+        Ok(
+            WebSocketStream::from_raw_socket(UpgradedStream::new(upgraded), Role::Client, None)
+                .await,
+        )
     }
 }
