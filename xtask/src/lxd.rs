@@ -518,6 +518,11 @@ impl Daemon {
         })
     }
 
+    /// Whether this run started the daemon (rather than reusing one left by `--keep`).
+    pub fn spawned(&self) -> bool {
+        self.child.is_some()
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
