@@ -564,13 +564,24 @@ async fn raw_exec_hands_out_websockets_and_secrets() {
 /// LXD and Incus ping every exec websocket as it connects and close them all once the
 /// command has ended. A client that reads only then must still get the output: answering
 /// the ping fails (the daemon is gone) and must not cost the data still buffered behind it.
-/// A client busy elsewhere (50 concurrent execs in `load`) meets exactly this.
+/// A client busy elsewhere (50 concurrent execs in `load`) meets exactly this. On the unix
+/// socket the pong write fails at once ("Broken pipe": this test failed so before the fix);
+/// over TCP the first write after the close is still accepted, so the HTTPS check in
+/// `exec_over_https_with_client_certificate_and_pinned_server` passed even before it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn output_read_after_the_daemon_closed_the_socket_is_kept() {
     let env = require!();
     let c = Container::start(&env, "itx-late").await;
-    let raw = c
-        .exec(["sh", "-c", "echo out; echo err >&2; exit 3"])
+    read_only_after_the_end(&c.client, &c.name).await;
+    c.remove().await;
+}
+
+/// Runs a command through raw websockets, reads nothing until its operation is over, then
+/// checks that stdout and stderr still hold the output and LXD's end-of-stream marker.
+async fn read_only_after_the_end(client: &Client, instance: &str) {
+    let raw = client
+        .instances()
+        .exec(instance, ["sh", "-c", "echo out; echo err >&2; exit 3"])
         .start_raw()
         .await
         .unwrap();
@@ -602,7 +613,6 @@ async fn output_read_after_the_daemon_closed_the_socket_is_kept() {
     assert_eq!(read_late(stdout).await, (b"out\n".to_vec(), true));
     assert_eq!(read_late(stderr).await, (b"err\n".to_vec(), true));
     drop((control, stdin));
-    c.remove().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -656,6 +666,9 @@ async fn exec_over_https_with_client_certificate_and_pinned_server() {
         bytes / (1024 * 1024),
         started.elapsed()
     );
+
+    // Output read only after the daemon closed the (TLS) sockets is still whole.
+    read_only_after_the_end(&client, &c.name).await;
 
     // The websockets verify the server like every request: a client pinned to another
     // certificate cannot open the exec's channels, though it holds valid secrets.
