@@ -154,6 +154,26 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// Creates the instance `request` describes and starts it, waiting for both operations;
+/// panics with LXD's message if either fails.
+pub async fn launch(client: &Client, request: &lxd_client::proto::InstancesPost) {
+    let instances = client.instances();
+    instances
+        .create(request)
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    instances
+        .set_state(&request.name, &lxd_client::proto::InstanceStatePut::start())
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+}
+
 /// Stops an instance (forcefully, if it runs) and deletes it. The stop's outcome is ignored
 /// (a stopped instance refuses it); the deletion's is returned.
 pub async fn kill_and_delete(client: &Client, name: &str) -> Result<(), lxd_client::Error> {

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use lxd_client::Client;
 use lxd_client::proto::InstanceStatePut;
-use lxd_integration::{Env, require, unique};
+use lxd_integration::{Env, launch, require, unique};
 
 /// One test of this binary at a time (see the module documentation).
 static ALONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -299,20 +299,7 @@ async fn an_exec_session_ends_when_its_instance_is_force_stopped() {
     let name = unique("itload-stop");
     let outcome = tokio::time::timeout(WHOLE_TEST, async {
         let instances = client.instances();
-        instances
-            .create(&env.from_image(&name))
-            .await
-            .unwrap()
-            .wait()
-            .await
-            .unwrap();
-        instances
-            .set_state(&name, &InstanceStatePut::start())
-            .await
-            .unwrap()
-            .wait()
-            .await
-            .unwrap();
+        launch(&client, &env.from_image(&name)).await;
         let session = instances
             .exec(&name, ["sleep", "600"])
             .spawn()

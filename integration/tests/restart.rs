@@ -35,8 +35,8 @@ use futures::{FutureExt, StreamExt};
 use lxd_client::proto::{EventType, InstanceStatePut};
 use lxd_client::{Client, Error, EventItem, EventStream, Method, Operation};
 use lxd_integration::{
-    Env, create_profile, delete_profile, fresh_identity, kill_and_delete, profile_created, require,
-    unique,
+    Env, create_profile, delete_profile, fresh_identity, kill_and_delete, launch, profile_created,
+    require, unique,
 };
 
 /// How long a step may take before the test fails instead of hanging.
@@ -312,21 +312,7 @@ async fn exec_operation(client: &Client, name: &str, command: &[&str]) -> Operat
 }
 
 async fn start_container(env: &Env, client: &Client, name: &str) {
-    let instances = client.instances();
-    instances
-        .create(&env.from_image(name))
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
-    instances
-        .set_state(name, &InstanceStatePut::start())
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
+    launch(client, &env.from_image(name)).await;
 }
 
 /// A trusted HTTPS client (a fresh certificate, added with a join token); returns the client

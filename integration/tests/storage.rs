@@ -9,7 +9,7 @@ use lxd_client::proto::{
     InstanceStatePut, ProfilesPost, StoragePoolStatus, StoragePoolsPost, StorageVolumePut,
     StorageVolumeSnapshotPut, StorageVolumeType, StorageVolumesPost,
 };
-use lxd_integration::{Env, require, unique};
+use lxd_integration::{Env, launch, require, unique};
 
 use StorageVolumeType::{Container, Custom, Image};
 
@@ -379,21 +379,8 @@ async fn custom_volume_mounted_into_a_running_container_is_written_through() {
         ]),
     );
     request.profiles = Some(vec!["default".into(), profile.clone()]);
+    launch(&client, &request).await;
     let instances = client.instances();
-    instances
-        .create(&request)
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
-    instances
-        .set_state(&instance, &InstanceStatePut::start())
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
 
     let used_by = volumes.get(Custom, &data).await.unwrap().used_by;
     assert_eq!(used_by, [format!("/1.0/instances/{instance}")]);

@@ -12,7 +12,7 @@ use lxd_client::proto::{
     StorageVolumesPost, WarningPut, WarningStatus,
 };
 use lxd_client::{Client, Method};
-use lxd_integration::{Env, fresh_identity, require, unique};
+use lxd_integration::{Env, fresh_identity, launch, require, unique};
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -472,22 +472,7 @@ async fn project_lifecycle_scoping_and_an_instance_invisible_from_default() {
             "the default project's profile is another one"
         );
 
-        scoped
-            .instances()
-            .create(&env.from_image(&instance))
-            .await
-            .unwrap()
-            .wait()
-            .await
-            .unwrap();
-        scoped
-            .instances()
-            .set_state(&instance, &InstanceStatePut::start())
-            .await
-            .unwrap()
-            .wait()
-            .await
-            .unwrap();
+        launch(&scoped, &env.from_image(&instance)).await;
 
         // Invisible from the default project.
         assert_eq!(
