@@ -15,7 +15,7 @@ use lxd_client::proto::{InstanceFileType, InstanceSource, InstanceStatePut, Inst
 use lxd_client::{
     Client, DirOptions, Error, GetRecursiveOptions, OutsideLinks, PutOptions, PutRecursiveOptions,
 };
-use lxd_integration::{Env, require, unique};
+use lxd_integration::{Env, kill_and_delete, require, unique};
 
 // ---- helpers --------------------------------------------------------------------------------
 
@@ -55,19 +55,7 @@ where
     })
     .catch_unwind()
     .await;
-    let mut stop = InstanceStatePut::stop();
-    stop.force = true;
-    if let Ok(op) = client.instances().set_state(&name, &stop).await {
-        let _ = op.wait().await;
-    }
-    client
-        .instances()
-        .delete(&name)
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
+    kill_and_delete(&client, &name).await.unwrap();
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use lxd_client::Client;
 use lxd_client::proto::InstanceStatePut;
-use lxd_integration::{Env, launch, require, unique};
+use lxd_integration::{Env, kill_and_delete, launch, require, unique};
 
 /// One test of this binary at a time (see the module documentation).
 static ALONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -333,12 +333,6 @@ async fn an_exec_session_ends_when_its_instance_is_force_stopped() {
     })
     .await;
     // Cleanup, also when the test failed.
-    let stop = InstanceStatePut::stop().with_force(true);
-    if let Ok(op) = client.instances().set_state(&name, &stop).await {
-        let _ = op.wait().await;
-    }
-    if let Ok(op) = client.instances().delete(&name).await {
-        let _ = op.wait().await;
-    }
+    let _ = kill_and_delete(&client, &name).await;
     outcome.expect("the test ends (no hang)");
 }

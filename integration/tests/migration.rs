@@ -3,7 +3,7 @@
 
 use lxd_client::proto::{InstanceSnapshotsPost, InstanceStatePut, StatusCode};
 use lxd_client::{Client, MigrationMode};
-use lxd_integration::{Env, Peer, Trusted, require_second, unique};
+use lxd_integration::{Env, Peer, Trusted, kill_and_delete, require_second, unique};
 
 /// Both servers over HTTPS with one fresh identity trusted by each: what a user copying
 /// between two remotes has.
@@ -48,11 +48,7 @@ async fn marker(client: &Client, name: &str, text: &str) {
 async fn delete(client: &Client, name: &str) {
     let instances = client.instances();
     if instances.exists(name).await.unwrap_or(false) {
-        let stop = InstanceStatePut::stop().with_force(true);
-        if let Ok(op) = instances.set_state(name, &stop).await {
-            let _ = op.wait().await;
-        }
-        instances.delete(name).await.unwrap().wait().await.unwrap();
+        kill_and_delete(client, name).await.unwrap();
     }
 }
 

@@ -32,7 +32,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::{FutureExt, StreamExt};
-use lxd_client::proto::{EventType, InstanceStatePut};
+use lxd_client::proto::EventType;
 use lxd_client::{Client, Error, EventItem, EventStream, Method, Operation};
 use lxd_integration::{
     Env, create_profile, delete_profile, fresh_identity, kill_and_delete, launch, profile_created,
@@ -377,13 +377,7 @@ async fn events_and_operations_across_daemon_restarts() {
             .await
             .expect("restarting the daemon after a failure");
         let client = env.client();
-        let stop = InstanceStatePut::stop().with_force(true);
-        if let Ok(op) = client.instances().set_state(&name, &stop).await {
-            let _ = op.wait().await;
-        }
-        if let Ok(op) = client.instances().delete(&name).await {
-            let _ = op.wait().await;
-        }
+        let _ = kill_and_delete(&client, &name).await;
     }
     match outcome {
         Ok(finished) => finished.expect("the restart scenarios finish (no hang)"),

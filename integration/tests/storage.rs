@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use lxd_client::Client;
 use lxd_client::proto::{
-    InstanceStatePut, ProfilesPost, StoragePoolStatus, StoragePoolsPost, StorageVolumePut,
-    StorageVolumeSnapshotPut, StorageVolumeType, StorageVolumesPost,
+    ProfilesPost, StoragePoolStatus, StoragePoolsPost, StorageVolumePut, StorageVolumeSnapshotPut,
+    StorageVolumeType, StorageVolumesPost,
 };
-use lxd_integration::{Env, launch, require, unique};
+use lxd_integration::{Env, kill_and_delete, launch, require, unique};
 
 use StorageVolumeType::{Container, Custom, Image};
 
@@ -380,7 +380,6 @@ async fn custom_volume_mounted_into_a_running_container_is_written_through() {
     );
     request.profiles = Some(vec!["default".into(), profile.clone()]);
     launch(&client, &request).await;
-    let instances = client.instances();
 
     let used_by = volumes.get(Custom, &data).await.unwrap().used_by;
     assert_eq!(used_by, [format!("/1.0/instances/{instance}")]);
@@ -430,22 +429,7 @@ async fn custom_volume_mounted_into_a_running_container_is_written_through() {
     // The dir driver keeps images unpacked per instance, not as volumes; the listing works.
     volumes.list(Image).await.unwrap();
 
-    let mut stop = InstanceStatePut::stop();
-    stop.force = true;
-    instances
-        .set_state(&instance, &stop)
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
-    instances
-        .delete(&instance)
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
+    kill_and_delete(&client, &instance).await.unwrap();
     profiles.delete(&profile).await.unwrap();
     for v in [&data, &extra] {
         volumes.delete(Custom, v).await.unwrap();

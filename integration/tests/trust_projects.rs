@@ -8,11 +8,11 @@ use std::panic::AssertUnwindSafe;
 
 use futures::FutureExt;
 use lxd_client::proto::{
-    CertificateType, CertificatesPost, InstanceStatePut, ProjectsPost, StorageVolumeType,
-    StorageVolumesPost, WarningPut, WarningStatus,
+    CertificateType, CertificatesPost, ProjectsPost, StorageVolumeType, StorageVolumesPost,
+    WarningPut, WarningStatus,
 };
 use lxd_client::{Client, Method};
-use lxd_integration::{Env, fresh_identity, launch, require, unique};
+use lxd_integration::{Env, fresh_identity, kill_and_delete, launch, require, unique};
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -549,20 +549,8 @@ async fn project_lifecycle_scoping_and_an_instance_invisible_from_default() {
         assert!(err.is_invalid_input(), "{err:?}");
     };
     let cleanup = async {
-        let mut stop = InstanceStatePut::stop();
-        stop.force = true;
         if scoped.instances().exists(&instance).await.unwrap() {
-            if let Ok(op) = scoped.instances().set_state(&instance, &stop).await {
-                let _ = op.wait().await; // already stopped is fine
-            }
-            scoped
-                .instances()
-                .delete(&instance)
-                .await
-                .unwrap()
-                .wait()
-                .await
-                .unwrap();
+            kill_and_delete(&scoped, &instance).await.unwrap();
         }
         let volumes = scoped.storage_pools().volumes("default");
         if volumes
