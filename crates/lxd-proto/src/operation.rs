@@ -295,10 +295,10 @@ fn number_in(value: &Value) -> Option<u64> {
 /// The `NN` of the first `NN%` in an LXD progress text.
 fn percent_in_text(text: &str) -> Option<u8> {
     let before = &text[..text.find('%')?];
-    let digits_start = before
-        .rfind(|c: char| !c.is_ascii_digit())
-        .map_or(0, |i| i + 1);
-    let digits = &before[digits_start..];
+    // Counted in bytes from the end: ASCII digits are whole characters, so the cut is on a
+    // character boundary whatever precedes them (a server's text may be any UTF-8, "é5%").
+    let digit_count = before.bytes().rev().take_while(u8::is_ascii_digit).count();
+    let digits = &before[before.len() - digit_count..];
     let value: u64 = digits.parse().ok()?;
     Some(value.min(100) as u8)
 }
@@ -379,6 +379,21 @@ mod tests {
         assert_eq!(percent_in_text("x: 7%"), Some(7));
         assert_eq!(percent_in_text("no percent"), None);
         assert_eq!(percent_in_text("% first"), None);
+    }
+
+    #[test]
+    fn percent_after_multibyte_text_does_not_panic() {
+        // Regression: the digits' start was found as "one byte after the last non-digit",
+        // which is inside a multibyte character and panicked on slicing.
+        assert_eq!(percent_in_text("é5%"), Some(5));
+        assert_eq!(percent_in_text("é%"), None);
+        assert_eq!(percent_in_text("Décompression 42% (1 Mo/s)"), Some(42));
+        assert_eq!(percent_in_text("下载中99%"), Some(99));
+        assert_eq!(percent_in_text("🦀100%"), Some(100));
+        let op = with_metadata(json!({"download_progress": "é5%"}));
+        assert_eq!(op.progress().unwrap().percent, Some(5));
+        let op = with_metadata(json!({"progress": {"stage": "unpack"}, "unpack_progress": "ü7%"}));
+        assert_eq!(op.progress().unwrap().percent, Some(7));
     }
 
     #[test]

@@ -121,6 +121,13 @@ const STRINGS: &[&str] = &[
     "/1.0/instances/c1?project=p",
     "2026-01-01T00:00:00Z",
     "not a date",
+    // Progress texts: digits and `%` after multibyte characters (progress() once panicked
+    // on "é5%").
+    "é5%",
+    "rootfs: 45% (1.2MB/s)",
+    "下载中99%",
+    "100%",
+    "%",
 ];
 
 fn random_number(rng: &mut Rng) -> Value {
@@ -142,9 +149,12 @@ fn random_string(rng: &mut Rng) -> String {
     }
     let len = rng.below(12);
     (0..len)
-        .map(|_| match rng.below(4) {
+        .map(|_| match rng.below(6) {
             0 => char::from_u32(rng.below(0x80) as u32).unwrap_or('x'),
             1 => char::from_u32(rng.below(0x11_0000) as u32).unwrap_or('\u{fffd}'),
+            // Digits and `%`, so progress texts ("NN%") are formed often.
+            2 => char::from(b'0' + rng.below(10) as u8),
+            3 if rng.chance(2) => '%',
             _ => char::from(b'a' + rng.below(26) as u8),
         })
         .collect()
@@ -316,6 +326,20 @@ fn fixture(name: &str) -> Value {
 
 /// Runs `n` cases against `T` seeded by `seeds`; returns how many inputs ran.
 fn run<T: DeserializeOwned + Serialize + Debug>(what: &str, seeds: &[Value], n: usize) -> usize {
+    run_then::<T>(what, seeds, n, |_| {})
+}
+
+/// [`run`], and `then` on every value that decoded (the client's next step with it).
+fn run_then<T: DeserializeOwned + Serialize + Debug>(
+    what: &str,
+    seeds: &[Value],
+    n: usize,
+    then: impl Fn(&T),
+) -> usize {
+    let decoded_ok = |value: T| {
+        then(&value);
+        decoded_ok(value);
+    };
     let mut rng = Rng::new(
         seed()
             ^ what
@@ -416,9 +440,76 @@ fn envelopes_never_panic() {
     }
 }
 
+/// What the client reads from every operation it decodes.
+fn use_operation(op: &Operation) {
+    if let Some(progress) = op.progress() {
+        assert!(progress.percent.is_none_or(|p| p <= 100), "{progress:?}");
+    }
+    let _ = op.websocket_secrets();
+}
+
 #[test]
 fn operations_never_panic() {
-    run::<Operation>("Operation", &metadata(OPERATIONS), cases(10_000));
+    let mut seeds = metadata(OPERATIONS);
+    // Both progress shapes, so mutations reach progress() parsing with any text and type.
+    seeds.push(serde_json::json!({
+        "id": "1", "status_code": 103,
+        "metadata": {"download_progress": "rootfs: 45% (1.2MB/s)"}
+    }));
+    seeds.push(serde_json::json!({
+        "id": "2", "status_code": 103,
+        "metadata": {
+            "progress": {"stage": "unpack", "percent": "7", "processed": 10, "speed": "3"},
+            "unpack_progress": "Unpack: 7% (3B/s)"
+        }
+    }));
+    run_then::<Operation>("Operation", &seeds, cases(10_000), use_operation);
+}
+
+#[test]
+fn progress_of_random_text_never_panics() {
+    // Any text a server may send as a `<stage>_progress` value, in both shapes.
+    let mut rng = Rng::new(seed() ^ 0x9e37);
+    let n = cases(20_000);
+    for case in 0..n {
+        let text = random_string(&mut rng);
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let texts = [
+                // The text-only shape reports nothing for an empty text.
+                (
+                    serde_json::json!({"create_progress": text}),
+                    !text.is_empty(),
+                ),
+                (
+                    serde_json::json!({"progress": {"stage": "create"}, "create_progress": text}),
+                    true,
+                ),
+            ];
+            for (metadata, reported) in texts {
+                let op = Operation {
+                    metadata: Some(metadata),
+                    ..Default::default()
+                };
+                let progress = op.progress();
+                assert_eq!(progress.is_some(), reported, "{text:?}");
+                if let Some(progress) = progress {
+                    assert_eq!(progress.text, text);
+                    assert!(progress.percent.is_none_or(|p| p <= 100), "{progress:?}");
+                }
+            }
+        }));
+        if let Err(panic) = result {
+            eprintln!(
+                "progress of {text:?} (case {case}) panicked; replay with LXD_PROPTEST_SEED={}",
+                seed()
+            );
+            resume_unwind(panic);
+        }
+    }
+    // The text that once panicked, whatever the generator draws.
+    let op: Operation =
+        serde_json::from_value(serde_json::json!({"metadata": {"x_progress": "é5%"}})).unwrap();
+    assert_eq!(op.progress().unwrap().percent, Some(5));
 }
 
 #[test]
