@@ -740,7 +740,7 @@ fn form_encode(pairs: &BTreeMap<String, String>) -> String {
 }
 
 /// The boundary of a `multipart/form-data` content type.
-fn multipart_boundary(content_type: &str) -> Option<String> {
+pub(crate) fn multipart_boundary(content_type: &str) -> Option<String> {
     let mut params = content_type.split(';');
     let kind = params.next()?.trim();
     if !kind.eq_ignore_ascii_case("multipart/form-data") {
@@ -883,7 +883,7 @@ where
     .boxed()
 }
 
-enum PartEvent {
+pub(crate) enum PartEvent {
     /// A new part begins (its headers were read).
     Start,
     /// Content of the current part.
@@ -891,7 +891,7 @@ enum PartEvent {
 }
 
 /// A streaming `multipart/form-data` reader: bounded memory (a chunk plus a delimiter).
-struct MultipartReader {
+pub(crate) struct MultipartReader {
     /// `\r\n--boundary`.
     delimiter: Vec<u8>,
     buf: BytesMut,
@@ -912,7 +912,7 @@ enum State {
 }
 
 impl MultipartReader {
-    fn new(boundary: &str, context: String) -> MultipartReader {
+    pub(crate) fn new(boundary: &str, context: String) -> MultipartReader {
         MultipartReader {
             delimiter: format!("\r\n--{boundary}").into_bytes(),
             // The first delimiter may come without its CRLF: add one.
@@ -922,7 +922,7 @@ impl MultipartReader {
         }
     }
 
-    fn feed(&mut self, chunk: &[u8]) {
+    pub(crate) fn feed(&mut self, chunk: &[u8]) {
         self.buf.extend_from_slice(chunk);
     }
 
@@ -932,7 +932,7 @@ impl MultipartReader {
     }
 
     /// The next event from what was fed, or `None` when more input is needed.
-    fn next_event(&mut self) -> Result<Option<PartEvent>> {
+    pub(crate) fn next_event(&mut self) -> Result<Option<PartEvent>> {
         loop {
             match self.state {
                 State::Preamble | State::Body => {
@@ -999,7 +999,7 @@ impl MultipartReader {
     }
 
     /// The input ended: it must have ended with the closing delimiter.
-    fn finish(&self) -> Result<()> {
+    pub(crate) fn finish(&self) -> Result<()> {
         if self.state == State::Done {
             Ok(())
         } else {

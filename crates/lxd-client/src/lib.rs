@@ -78,6 +78,10 @@ mod storage_volume_copy;
 mod storage_volumes;
 mod warnings;
 
+#[doc(hidden)]
+#[path = "fuzzing.rs"]
+pub mod __fuzz; // NOT API: entry points for fuzz/ only.
+
 pub use backups::{BackupImport, InstanceBackups};
 pub use certificates::{Certificates, TrustToken};
 pub use client::{Client, ClientBuilder};

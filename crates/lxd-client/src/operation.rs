@@ -9,7 +9,7 @@ use lxd_transport::http::Method;
 use crate::client::{Client, decode_metadata};
 use crate::error::{Error, Result};
 use crate::events::EventStream;
-use crate::path::segment;
+use crate::path::{segment, validate_segment};
 
 /// An operation running on the server. Drop it and the work still goes on; call
 /// [`Operation::wait`] to learn how it ended.
@@ -48,10 +48,7 @@ impl Operation {
                 text.as_bytes(),
             ));
         }
-        let info: lxd_proto::Operation = decode_metadata(context, envelope)?;
-        if info.id.is_empty() {
-            return Err(Error::malformed(context, "operation without an id", b""));
-        }
+        let info = with_usable_id(context, decode_metadata(context, envelope)?)?;
         Ok(Operation { client, info })
     }
 
@@ -234,9 +231,21 @@ impl Operation {
 
 pub(crate) async fn fetch(client: &Client, id: &str) -> Result<lxd_proto::Operation> {
     check_id(id)?;
-    client
-        .get_json(&format!("/1.0/operations/{}", segment(id)), &[])
-        .await
+    let path = format!("/1.0/operations/{}", segment(id));
+    with_usable_id(&format!("GET {path}"), client.get_json(&path, &[]).await?)
+}
+
+/// The operation a server sent, if its id can go into later paths (wait, cancel, websockets);
+/// one that cannot is the server's error, reported now rather than as the caller's later.
+fn with_usable_id(context: &str, info: lxd_proto::Operation) -> Result<lxd_proto::Operation> {
+    match check_id(&info.id) {
+        Ok(()) => Ok(info),
+        Err(e) => Err(Error::malformed(
+            context,
+            format!("operation without a usable id ({e})"),
+            info.id.as_bytes(),
+        )),
+    }
 }
 
 async fn cancel(client: &Client, id: &str) -> Result<()> {
@@ -252,11 +261,11 @@ async fn cancel(client: &Client, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Operation ids are UUIDs on LXD and Incus, but whatever a server sends is accepted except
+/// what cannot be one path segment (empty, `.`, `..`, a `/`): those would send the request to
+/// another endpoint (`cancel(".")` went out as `DELETE /1.0/operations/`).
 fn check_id(id: &str) -> Result<()> {
-    if id.is_empty() || id.contains('/') {
-        return Err(Error::invalid("operation id", format!("{id:?}")));
-    }
-    Ok(())
+    validate_segment("operation id", id)
 }
 
 /// Long-polls `/1.0/operations/<id>/wait?timeout=N` until the operation is final. The body is
@@ -506,8 +515,17 @@ mod tests {
 
     #[test]
     fn ids_are_checked() {
-        assert!(check_id("").is_err());
-        assert!(check_id("../x").is_err());
-        assert!(check_id("5f1c-0a").is_ok());
+        // Regression: "." and ".." passed and became dot segments on the wire.
+        for bad in ["", ".", "..", "../x", "a/b"] {
+            assert!(check_id(bad).unwrap_err().is_invalid_input(), "{bad:?}");
+        }
+        for ok in [
+            "5f1c-0a",
+            "6916c8a6-9b7d-4abd-90b3-aedfec7ec7da",
+            "op 1",
+            "...",
+        ] {
+            assert!(check_id(ok).is_ok(), "{ok:?}");
+        }
     }
 }

@@ -4,11 +4,17 @@ use crate::error::{Error, Result};
 
 /// Percent-encodes one path segment: everything but RFC 3986 unreserved characters, so a name
 /// can never add a segment, a query or a fragment.
+///
+/// Every caller checks its name first (`""`, `.` and `..` are refused as invalid input), but
+/// this never yields a dot segment or an empty one whatever it is given: URL parsers resolve
+/// `.`, `..` and their percent-encoded forms (`%2E`, `.%2e`, ...) alike, and an empty segment
+/// names the collection, so any of them would send the request to another endpoint (`GET
+/// /1.0/operations/..` went out as `GET /1.0/`). Those three become a segment that no LXD object
+/// can be named (the name, encoded, then an encoded NUL): the request stays on the endpoint
+/// it was built for and the server answers that nothing has that name.
 pub(crate) fn segment(s: &str) -> String {
-    // `.` and `..` are dot-segments: URL handling would resolve them away and send the
-    // request to another endpoint. Encoded, they stay a name.
-    if s == "." || s == ".." {
-        return s.replace('.', "%2E");
+    if is_dot_or_empty(s) {
+        return format!("{}%00", s.replace('.', "%2E"));
     }
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -19,6 +25,25 @@ pub(crate) fn segment(s: &str) -> String {
         }
     }
     out
+}
+
+/// `""`, `.` or `..`: names that cannot be a path segment of their own.
+fn is_dot_or_empty(s: &str) -> bool {
+    matches!(s, "" | "." | "..")
+}
+
+/// Refuses, as invalid input, what can never be one path segment: empty, `.`, `..`, or
+/// anything with a `/`. For values whose other rules belong to the server (operation ids,
+/// volume types): every name and id sent in a path passes this or a stricter check first.
+pub(crate) fn validate_segment(what: &'static str, s: &str) -> Result<()> {
+    if is_dot_or_empty(s) {
+        let reason = if s.is_empty() { "empty" } else { "reserved" };
+        return Err(Error::invalid(what, format!("{s:?}: {reason}")));
+    }
+    if s.contains('/') {
+        return Err(Error::invalid(what, format!("{s:?}: must not contain '/'")));
+    }
+    Ok(())
 }
 
 /// Checks an instance (or snapshot-less instance) name as LXD does: 1 to 63 characters,
@@ -229,9 +254,67 @@ mod tests {
         assert_eq!(segment("../x"), "..%2Fx");
         assert_eq!(segment("a b?c#d"), "a%20b%3Fc%23d");
         assert_eq!(segment("é"), "%C3%A9");
-        assert_eq!(segment("."), "%2E");
-        assert_eq!(segment(".."), "%2E%2E");
         assert_eq!(segment("..."), "...");
+        assert_eq!(segment(".x"), ".x");
+    }
+
+    /// What a URL parser makes of a segment: dot segments (`.`, `..`, and any mix of `.` and
+    /// `%2e` forming one) and empty ones change the path's depth.
+    fn is_dot_segment(seg: &str) -> bool {
+        let lower = seg.to_ascii_lowercase().replace("%2e", ".");
+        seg.is_empty() || lower == "." || lower == ".."
+    }
+
+    #[test]
+    fn segments_are_never_dot_or_empty() {
+        // Regression: "." and ".." became "%2E" and "%2E%2E", which URL parsers still resolve
+        // (`GET /1.0/operations/%2E%2E` went out as `GET /1.0/`); "" named the collection.
+        for name in ["", ".", "..", "%2E", "%2e%2E", ".%2e"] {
+            let encoded = segment(name);
+            assert!(!is_dot_segment(&encoded), "{name:?} -> {encoded:?}");
+            assert!(!encoded.contains('/'), "{name:?} -> {encoded:?}");
+        }
+        assert_eq!(segment("."), "%2E%00");
+        assert_eq!(segment(".."), "%2E%2E%00");
+        assert_eq!(segment(""), "%00");
+        // Any other input: one segment, not a dot one.
+        let alphabet = ['.', '%', '2', 'e', 'E', '/', 'a', '\\', ' ', '\0'];
+        let mut names = vec![String::new()];
+        for _ in 0..4 {
+            names = names
+                .iter()
+                .flat_map(|n| alphabet.iter().map(move |c| format!("{n}{c}")))
+                .chain(names.iter().cloned())
+                .collect();
+            names.sort();
+            names.dedup();
+        }
+        for name in &names {
+            let encoded = segment(name);
+            assert!(!is_dot_segment(&encoded), "{name:?} -> {encoded:?}");
+            assert!(
+                !encoded.contains(['/', '\\', '?', '#']),
+                "{name:?} -> {encoded:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bare_segments_are_checked() {
+        for bad in ["", ".", "..", "a/b", "/"] {
+            let e = validate_segment("operation id", bad).unwrap_err();
+            assert!(e.is_invalid_input(), "{bad:?}");
+            assert!(e.to_string().contains("operation id"), "{e}");
+        }
+        for ok in [
+            "6916c8a6-9b7d-4abd-90b3-aedfec7ec7da",
+            "...",
+            "a.b",
+            "x y",
+            "é",
+        ] {
+            assert!(validate_segment("operation id", ok).is_ok(), "{ok:?}");
+        }
     }
 
     #[test]

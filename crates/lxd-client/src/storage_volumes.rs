@@ -42,7 +42,7 @@ pub struct StorageVolumes {
 /// Checks a volume type given by the caller (it becomes a URL segment).
 fn check_type(volume_type: &StorageVolumeType) -> Result<()> {
     let t = volume_type.as_str();
-    if t.is_empty() || t.contains('/') {
+    if t.is_empty() || t == "." || t == ".." || t.contains('/') {
         return Err(Error::invalid(
             "storage volume type",
             format!("{t:?}: expected custom, container, virtual-machine or image"),
