@@ -591,7 +591,11 @@ async fn recursive_put_and_get_of_500_files_with_modes_and_symlinks() {
             // And back.
             let back = work.join("back");
             let got = files
-                .get_recursive("/srv/tree", &back, &GetRecursiveOptions::new())
+                .get_recursive(
+                    "/srv/tree",
+                    &back,
+                    &GetRecursiveOptions::new().outside_links(OutsideLinks::Keep),
+                )
                 .await
                 .unwrap();
             assert_eq!(got.files, 500);
@@ -658,7 +662,11 @@ async fn recursive_get_never_writes_outside_the_destination() {
             // Keep: outside links become links (never followed), in-tree ones relative links.
             let dest = work.join("keep");
             let got = files
-                .get_recursive("/t", &dest, &GetRecursiveOptions::new())
+                .get_recursive(
+                    "/t",
+                    &dest,
+                    &GetRecursiveOptions::new().outside_links(OutsideLinks::Keep),
+                )
                 .await
                 .unwrap();
             assert_eq!(got.files, 4);

@@ -898,11 +898,29 @@ impl Files {
         )
     }
 
+    /// Runs `step`, failing with the transport's timeout error after `limit`.
+    async fn within<T>(
+        &self,
+        limit: Option<std::time::Duration>,
+        step: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let Some(limit) = limit else {
+            return step.await;
+        };
+        match tokio::time::timeout(limit, step).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Transport(lxd_transport::Error::Timeout {
+                endpoint: self.client.transport().endpoint().to_string(),
+            })),
+        }
+    }
+
     /// GET `path` (not following a symlink): a file's download, a directory's entries, or a
     /// symlink's target.
     ///
     /// `timeout`: [`Timeout::None`] where a file's content may follow (a big file takes as
-    /// long as it takes), else the client's limit.
+    /// long as it takes; the reply's start and any listing are still bounded by the client's
+    /// limit), else the client's limit.
     async fn fetch(
         &self,
         path: &str,
@@ -912,10 +930,16 @@ impl Files {
         check_path(path)?;
         let base = self.base()?;
         let prefix = self.prefix().await?;
+        // With no limit on the whole exchange (a file's content may follow), the client's
+        // timeout still bounds what is not content: the wait for the reply's headers, and
+        // reading a directory listing or a symlink target.
+        let limit = match timeout {
+            Timeout::None => self.client.transport().timeout(),
+            _ => None,
+        };
         let request = self.request(Method::GET, &base, path).timeout(timeout);
         let response = self
-            .client
-            .send_raw(request)
+            .within(limit, self.client.send_raw(request))
             .await
             .map_err(|e| self.about(path, e))?;
         let context = || format!("GET {base}?path={path}");
@@ -936,14 +960,16 @@ impl Files {
                 })))
             }
             InstanceFileType::Directory => {
-                let body = response.bytes().await?;
+                let body = self
+                    .within(limit, async { Ok(response.bytes().await?) })
+                    .await?;
                 let envelope: lxd_proto::Response = serde_json::from_slice(&body)
                     .map_err(|e| Error::malformed(context(), e, &body))?;
                 let names: Option<Vec<String>> = decode_metadata(&context(), envelope)?;
                 Ok(Fetched::Directory(stat, names.unwrap_or_default()))
             }
             InstanceFileType::Symlink => {
-                let target = read_small(response, &context()).await?;
+                let target = self.within(limit, read_small(response, &context())).await?;
                 let target = String::from_utf8(target).map_err(|e| {
                     Error::malformed(context(), "symlink target is not UTF-8", e.as_bytes())
                 })?;
@@ -1116,8 +1142,12 @@ impl Files {
 
     /// Downloads a file to `local`, following symlinks inside the instance. The content is
     /// written to a temporary file beside `local` and renamed over it only when complete, so
-    /// a failed download leaves no partial file at `local`. The local file gets the file's
-    /// mode (not its owner). A local directory at `local` is an error.
+    /// a failed or dropped download leaves no partial file at `local` and no temporary. The
+    /// local file gets the file's permission bits (`0o777`: never setuid, setgid or sticky)
+    /// under the process umask, not its owner. A local directory at `local` is an error.
+    ///
+    /// The directory holding `local` is opened once; the temporary is created and renamed
+    /// relative to it, and a symlink at `local` is replaced, never written through.
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_get)
     ///
@@ -1129,11 +1159,14 @@ impl Files {
     pub async fn get_to_path(&self, path: &str, local: impl AsRef<Path>) -> Result<Downloaded> {
         let local = local.as_ref();
         local::refuse_directory(local).await?;
+        let (dir, name) = local::LocalDir::parent_of(local).await?;
         let download = self.get(path).await?;
         let (path, stat) = (download.path.clone(), download.stat.clone());
-        let (aside, mut file) = local::Aside::file(local).await?;
+        let (aside, mut file) = local::Aside::file(&dir, &name, stat.mode).await?;
         let bytes = download.copy_to(&mut file).await?;
-        aside.commit_file(file, stat.mode, None).await?;
+        aside
+            .commit_file(file, stat.mode, local::ModePolicy::default())
+            .await?;
         Ok(Downloaded { path, stat, bytes })
     }
 
@@ -1273,17 +1306,39 @@ impl Files {
                 ),
             ));
         }
-        let mode = options.mode.or(Some(meta.permissions().mode() & 0o7777));
+        self.put_open_file(
+            path,
+            file,
+            meta.len(),
+            meta.permissions().mode(),
+            options,
+            reporter,
+        )
+        .await
+    }
+
+    /// Sends an opened local file of `length` bytes; without a mode in `options`, the
+    /// local one (`local_mode`) is used.
+    pub(super) async fn put_open_file(
+        &self,
+        path: &str,
+        file: tokio::fs::File,
+        length: u64,
+        local_mode: u32,
+        options: &PutOptions,
+        reporter: Option<Reporter>,
+    ) -> Result<u64> {
+        let mode = options.mode.or(Some(local_mode & 0o7777));
         self.put_stream(
             path,
             reader_stream(file),
-            Some(meta.len()),
+            Some(length),
             options,
             mode,
             reporter,
         )
         .await?;
-        Ok(meta.len())
+        Ok(length)
     }
 
     async fn put_stream(

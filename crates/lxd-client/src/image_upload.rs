@@ -21,7 +21,7 @@ use lxd_transport::{Body, Timeout};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::{Error, Result};
-use crate::files::local::Aside;
+use crate::files::local::{Aside, LocalDir, ModePolicy};
 use crate::images::{Images, validate_alias_name, validate_fingerprint};
 use crate::operation::Operation;
 
@@ -506,6 +506,11 @@ impl Images {
     /// images are refused before anything is written: export them with
     /// [`export_split_to_writers`](Self::export_split_to_writers).
     ///
+    /// `fingerprint` is all 64 hex digits or a prefix of them. The export is bound to it: the
+    /// image the server resolves it to must have a fingerprint that is (or, for a prefix,
+    /// starts with) it, else a [malformed](crate::Error::is_malformed) error comes before
+    /// anything is downloaded; the content is then checked against that full fingerprint.
+    ///
     /// ```no_run
     /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
     /// let mut out = tokio::io::sink();
@@ -528,8 +533,9 @@ impl Images {
     }
 
     /// Exports a unified image to a file, written aside and renamed into place only once
-    /// complete and verified: on any error (a fingerprint mismatch included) nothing is left
-    /// at `path`.
+    /// complete and verified: on any error (a fingerprint mismatch included) or a dropped
+    /// future, nothing is left at `path` and no temporary beside it. The file is created
+    /// with mode 0644 under the process umask.
     ///
     /// ```no_run
     /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
@@ -543,11 +549,14 @@ impl Images {
         fingerprint: &str,
         path: impl AsRef<Path>,
     ) -> Result<ImageExport> {
-        let (aside, mut file) = Aside::file(path.as_ref()).await?;
+        let (dir, name) = LocalDir::parent_of(path.as_ref()).await?;
+        let (aside, mut file) = Aside::file(&dir, &name, 0o644).await?;
         let done = self
             .export_inner(fingerprint, &mut file, None::<&mut tokio::io::Sink>)
             .await?;
-        aside.commit_file(file, 0o644, None).await?;
+        aside
+            .commit_file(file, 0o644, ModePolicy::default())
+            .await?;
         Ok(done)
     }
 
@@ -586,8 +595,11 @@ impl Images {
         W: AsyncWrite + Unpin,
         R: AsyncWrite + Unpin,
     {
-        // Resolve a prefix first: the check needs all 64 digits.
+        // Resolve a prefix first: the check needs all 64 digits. What the server names must
+        // be what was asked for: the content is checked against the server's full
+        // fingerprint, so a server answering with another image would otherwise pass.
         let image = self.get(fingerprint).await?;
+        check_resolved(fingerprint, &image.fingerprint)?;
         let path = format!("/1.0/images/{}/export", image.fingerprint);
         let request = self
             .client
@@ -687,7 +699,7 @@ impl Images {
             .await
             .map_err(|e| Error::io("writing an image export", e))?;
         let got = hex(hash.finish().as_ref());
-        if got != image.fingerprint {
+        if !got.eq_ignore_ascii_case(&image.fingerprint) {
             return Err(Error::malformed(
                 context,
                 format!(
@@ -702,6 +714,26 @@ impl Images {
             bytes,
         })
     }
+}
+
+/// Checks that the image the server resolved `asked` to is that image: its fingerprint is
+/// 64 hex digits and `asked` (all 64 digits, or a prefix of them; case is ignored) is its
+/// start. Aliases are not accepted by the export calls (they take a fingerprint), so there is
+/// no alias to resolve here.
+fn check_resolved(asked: &str, resolved: &str) -> Result<()> {
+    let asked = asked.to_ascii_lowercase();
+    let full = resolved.len() == 64 && resolved.bytes().all(|b| b.is_ascii_hexdigit());
+    if full && resolved.to_ascii_lowercase().starts_with(&asked) {
+        return Ok(());
+    }
+    Err(Error::malformed(
+        format!("GET /1.0/images/{asked}"),
+        format!(
+            "asked for image {asked}, the server answered with image {resolved:?}; nothing \
+             exported"
+        ),
+        resolved.as_bytes(),
+    ))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -1017,6 +1049,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn exports_are_bound_to_the_fingerprint_asked_for() {
+        let full = "ab".repeat(32);
+        assert!(check_resolved(&full, &full).is_ok());
+        assert!(check_resolved("ABAB", &full).is_ok());
+        assert!(check_resolved(&full.to_uppercase(), &full).is_ok());
+        let other = "cd".repeat(32);
+        for (asked, resolved) in [
+            (full.as_str(), other.as_str()),
+            ("abab", other.as_str()),
+            // Not a fingerprint at all, or not all of one.
+            ("abab", "abab"),
+            ("abab", "abab/../../1.0"),
+            ("", "zz"),
+        ] {
+            let err = check_resolved(asked, resolved).unwrap_err();
+            assert!(err.is_malformed(), "{asked} {resolved}: {err:?}");
+        }
+    }
+
+    #[test]
     fn properties_are_form_encoded() {
         let props: BTreeMap<String, String> = [
             ("os".to_string(), "busy box".to_string()),
@@ -1201,9 +1253,16 @@ mod fake_server_tests {
     async fn a_matching_export_is_written_in_place() {
         let dir = scratch("good");
         let content = b"pretend tarball".to_vec();
-        let client = fake(&dir, sha256_hex(&content), content.clone()).await;
+        let fingerprint = sha256_hex(&content);
+        let client = fake(&dir, fingerprint.clone(), content.clone()).await;
         let out = dir.join("image.tar.gz");
-        let done = client.images().export_to_path("0", &out).await.unwrap();
+        // A prefix of the served image's fingerprint (one of another image is refused: see
+        // tests/hostile_files.rs).
+        let done = client
+            .images()
+            .export_to_path(&fingerprint[..12], &out)
+            .await
+            .unwrap();
         assert_eq!(done.bytes, content.len() as u64);
         assert_eq!(std::fs::read(&out).unwrap(), content);
         std::fs::remove_dir_all(&dir).unwrap();

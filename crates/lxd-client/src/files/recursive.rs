@@ -1,14 +1,16 @@
 //! Recursive transfers: a local tree into an instance, and an instance's tree to a local
 //! folder that nothing from the instance can make it write outside of.
 
+use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use futures::StreamExt;
 use lxd_proto::InstanceFileStat;
 use lxd_transport::Timeout;
 
-use super::{DirOptions, Fetched, Files, PutOptions, Reporter, check_path, local, paths};
+use super::local::{self, EntryKind, LocalDir, MadeDir, ModePolicy};
+use super::{DirOptions, Fetched, Files, PutOptions, Reporter, check_path, paths};
 use crate::error::{Error, Result};
 
 /// Default number of files transferred at once.
@@ -23,15 +25,24 @@ const MAX_CONCURRENCY: usize = 32;
 /// Whichever is chosen, this library never follows a link on the host: it never writes
 /// through one, never descends into one, and replaces (not follows) a link found where it
 /// writes.
+///
+/// The default is [`Skip`](Self::Skip): the instance may be untrusted (anyone with root in it
+/// can plant links), and a kept link points at *this machine's* `/etc/shadow` or `~/.ssh`.
+/// The pull itself would not follow it, but whatever reads the copy next (a backup, a web
+/// server, `cp -r`, a restore into another instance) may. Skipping keeps such a tree
+/// usable (a distribution's `/etc` holds links like `localtime -> /usr/share/zoneinfo/UTC`
+/// that [`Refuse`](Self::Refuse) would fail on) and lists every link left out in
+/// [`TransferSummary::skipped`]. Ask for [`Keep`](Self::Keep) (what `lxc file pull -r`
+/// does) when the instance is trusted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum OutsideLinks {
     /// Recreate the link with the target as LXD reports it (absolute), like `lxc file pull
     /// -r`. The link then points at that path on the host: do not let other tools follow it
     /// blindly.
-    #[default]
     Keep,
-    /// Leave the link out and list it in [`TransferSummary::skipped`].
+    /// Leave the link out and list it in [`TransferSummary::skipped`] (the default).
+    #[default]
     Skip,
     /// Fail the transfer.
     Refuse,
@@ -48,21 +59,24 @@ pub enum OutsideLinks {
 pub struct GetRecursiveOptions {
     outside_links: OutsideLinks,
     preserve_ownership: bool,
+    keep_special_mode_bits: bool,
     concurrency: usize,
 }
 
 impl Default for GetRecursiveOptions {
     fn default() -> Self {
         GetRecursiveOptions {
-            outside_links: OutsideLinks::Keep,
+            outside_links: OutsideLinks::default(),
             preserve_ownership: false,
+            keep_special_mode_bits: false,
             concurrency: DEFAULT_CONCURRENCY,
         }
     }
 }
 
 impl GetRecursiveOptions {
-    /// Keep outside links, no ownership, 4 files at once.
+    /// Outside links skipped, permission bits only (no setuid, setgid, sticky; umask
+    /// applied), no ownership, 4 files at once.
     ///
     /// One file read per entry.
     ///
@@ -131,6 +145,27 @@ impl GetRecursiveOptions {
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_get)
     pub fn preserve_ownership(mut self, yes: bool) -> Self {
         self.preserve_ownership = yes;
+        self
+    }
+
+    /// Also gives files and directories the setuid, setgid and sticky bits they have in the
+    /// instance. Off by default: a pulled tree only gets the permission bits (`0o777`), under
+    /// the process umask, so that an instance cannot plant a setuid program (which, with
+    /// [`preserve_ownership`](Self::preserve_ownership), could be root's) on this machine.
+    /// The permission bits stay under the umask either way.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
+    /// use lxd_client::GetRecursiveOptions;
+    /// // A faithful copy of a trusted instance's /usr/bin, setuid programs included (as root).
+    /// let options = GetRecursiveOptions::new().preserve_ownership(true).keep_special_mode_bits(true);
+    /// client.instances().files("builder").get_recursive("/usr/bin", "/srv/rootfs/usr/bin", &options).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_get)
+    pub fn keep_special_mode_bits(mut self, yes: bool) -> Self {
+        self.keep_special_mode_bits = yes;
         self
     }
 
@@ -294,8 +329,11 @@ enum Got {
     File(u64),
     Directory {
         remote: String,
-        local: PathBuf,
+        /// Names from the destination down to it.
+        components: Vec<String>,
         stat: InstanceFileStat,
+        /// Set when this pull created it: it then gets its mode at the end.
+        made: Option<MadeDir>,
         names: Vec<String>,
     },
     Symlink,
@@ -306,12 +344,26 @@ fn owner(preserve: bool, stat: &InstanceFileStat) -> Option<(u32, u32)> {
     preserve.then_some((stat.uid, stat.gid))
 }
 
+impl GetRecursiveOptions {
+    fn mode_policy(&self, stat: &InstanceFileStat) -> ModePolicy {
+        ModePolicy {
+            keep_special: self.keep_special_mode_bits,
+            owner: owner(self.preserve_ownership, stat),
+        }
+    }
+}
+
 impl Files {
     /// Copies the local directory `local` into the instance so that its content is at
     /// `remote` (created, with missing parents, if needed; like `cp -rT`). Files and
     /// directories keep their permission bits; symlinks are recreated with their target as
     /// is, never followed; other kinds (sockets, FIFOs, devices) are skipped and listed.
     /// Files are streamed, several at once.
+    ///
+    /// Below `local` (which is the caller's and may be reached through a symlink), every
+    /// entry is reached relative to its open directory and opened without following a
+    /// symlink: a file another local process swaps for a symlink (or for another file) after
+    /// it was listed is an error, never read, so the swap cannot send the link's target.
     ///
     /// Existing files are overwritten (LXD then keeps their owner and mode). A failure stops
     /// the transfer: what was sent stays, and the file being sent may be partial in the
@@ -353,6 +405,7 @@ impl Files {
                 ),
             ));
         }
+        let top = LocalDir::open(local).await?;
         let root = paths::clean(remote);
         let reporter = self.reporter();
         let dir_options = |mode: u32| {
@@ -384,78 +437,69 @@ impl Files {
             file_options = file_options.gid(gid);
         }
 
-        let mut pending = vec![(local.to_path_buf(), root)];
-        while let Some((local_dir, remote_dir)) = pending.pop() {
-            let mut entries = Vec::new();
-            let mut reader = tokio::fs::read_dir(&local_dir)
-                .await
-                .map_err(|e| Error::io(format!("listing {}", local_dir.display()), e))?;
-            while let Some(entry) = reader
-                .next_entry()
-                .await
-                .map_err(|e| Error::io(format!("listing {}", local_dir.display()), e))?
-            {
-                entries.push(entry);
-            }
-            entries.sort_by_key(|e| e.file_name());
-
+        // Directories waiting are named by their path from the top, not held open: a wide
+        // tree must not run out of file descriptors.
+        let mut pending: Vec<(Vec<String>, String)> = vec![(Vec::new(), root)];
+        while let Some((components, remote_dir)) = pending.pop() {
+            let dir = top.descend(&components).await?;
             let mut files = Vec::new();
-            for entry in entries {
-                let local_path = entry.path();
-                let name = entry.file_name().into_string().map_err(|name| {
+            for (name, entry) in dir.list().await? {
+                let name = name.into_string().map_err(|name| {
                     Error::invalid(
                         "local file name",
                         format!(
                             "{:?} in {} is not UTF-8, which LXD's file API cannot carry",
                             name,
-                            local_dir.display()
+                            dir.display(OsStr::new(""))
                         ),
                     )
                 })?;
                 let remote_path = paths::join(&remote_dir, &name);
-                // The entry's own type: a symlink is a symlink, not what it points to.
-                let kind = entry
-                    .file_type()
-                    .await
-                    .map_err(|e| Error::io(format!("reading {}", local_path.display()), e))?;
-                if kind.is_dir() {
-                    let mode = tokio::fs::symlink_metadata(&local_path)
-                        .await
-                        .map_err(|e| Error::io(format!("reading {}", local_path.display()), e))?
-                        .permissions()
-                        .mode();
-                    self.create_dir(&remote_path, &dir_options(mode)).await?;
-                    summary.directories += 1;
-                    pending.push((local_path, remote_path));
-                } else if kind.is_symlink() {
-                    let target = tokio::fs::read_link(&local_path)
-                        .await
-                        .map_err(|e| Error::io(format!("reading {}", local_path.display()), e))?;
-                    let target = target.into_os_string().into_string().map_err(|t| {
-                        Error::invalid(
-                            "symlink target",
-                            format!("{t:?} of {} is not UTF-8", local_path.display()),
-                        )
-                    })?;
-                    self.create_symlink(&remote_path, &target).await?;
-                    summary.symlinks += 1;
-                } else if kind.is_file() {
-                    files.push((local_path, remote_path));
-                } else {
-                    summary.skipped.push(SkippedEntry {
-                        path: local_path.display().to_string(),
+                match entry.kind {
+                    EntryKind::Directory => {
+                        self.create_dir(&remote_path, &dir_options(entry.mode))
+                            .await?;
+                        summary.directories += 1;
+                        let mut below = components.clone();
+                        below.push(name);
+                        pending.push((below, remote_path));
+                    }
+                    EntryKind::Symlink => {
+                        let target = dir.read_link(OsStr::new(&name)).await?;
+                        let target = target.into_string().map_err(|t| {
+                            Error::invalid(
+                                "symlink target",
+                                format!("{t:?} of {} is not UTF-8", dir.display(name.as_ref())),
+                            )
+                        })?;
+                        self.create_symlink(&remote_path, &target).await?;
+                        summary.symlinks += 1;
+                    }
+                    EntryKind::File => files.push((name, remote_path, entry)),
+                    EntryKind::Other => summary.skipped.push(SkippedEntry {
+                        path: dir.display(name.as_ref()),
                         reason: "not a regular file, directory or symlink".into(),
-                    });
+                    }),
                 }
             }
 
             let mut sent = futures::stream::iter(files)
-                .map(|(local_path, remote_path)| {
+                .map(|(name, remote_path, entry)| {
                     let reporter = reporter.clone();
                     let file_options = &file_options;
+                    let dir = &dir;
                     async move {
-                        self.put_path_reporting(&remote_path, &local_path, file_options, reporter)
-                            .await
+                        let (file, length, mode) =
+                            dir.open_file(OsStr::new(&name), Some(&entry)).await?;
+                        self.put_open_file(
+                            &remote_path,
+                            tokio::fs::File::from_std(file),
+                            length,
+                            mode,
+                            file_options,
+                            reporter,
+                        )
+                        .await
                     }
                 })
                 .buffer_unordered(options.concurrency);
@@ -469,30 +513,41 @@ impl Files {
 
     /// Copies the instance's directory `remote` (symlinks to it followed inside the instance)
     /// so that its content is at `local` (created if needed; like `cp -rT`). Files and
-    /// directories keep their permission bits (and owner, with
-    /// [`preserve_ownership`](GetRecursiveOptions::preserve_ownership)).
+    /// directories get their permission bits (`0o777`) under the process umask, and their
+    /// owner with [`preserve_ownership`](GetRecursiveOptions::preserve_ownership); setuid,
+    /// setgid and sticky only with
+    /// [`keep_special_mode_bits`](GetRecursiveOptions::keep_special_mode_bits). Directories
+    /// that existed before the call (`local` included) keep their mode and owner.
     ///
     /// Nothing the instance holds can make this write outside `local`:
     /// - an entry name that is not one plain name (`..`, with `/`, empty) fails the transfer;
     /// - symlinks are recreated as symlinks, never followed: a target inside the tree becomes
-    ///   a relative link within `local`; one outside is kept, skipped or refused per
-    ///   [`OutsideLinks`];
+    ///   a relative link within `local`; one outside is skipped (the default), kept or
+    ///   refused per [`OutsideLinks`];
     /// - a symlink found locally where a directory goes is an error, and one where a file
     ///   goes is replaced, not written through;
-    /// - each file is written aside and renamed into place when complete, so a failure
-    ///   leaves no half-written file at a final path.
+    /// - each file is written aside and renamed into place when complete, so a failure or a
+    ///   dropped future leaves no half-written file at a final path and no temporary.
+    ///
+    /// Nor can another local process writing into `local` meanwhile: below `local`, every
+    /// directory is opened without following symlinks and every file is created and renamed
+    /// relative to its open directory, so a directory swapped for a symlink mid-transfer
+    /// redirects nothing.
     ///
     /// `local` itself is the caller's: it may be reached through a symlink.
+    ///
+    /// Every request honours the client's [`timeout`](crate::ClientBuilder::timeout): the
+    /// listings, and each file's reply up to its content (which takes as long as it takes).
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_get)
     ///
     /// ```no_run
     /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {
-    /// use lxd_client::{GetRecursiveOptions, OutsideLinks};
+    /// use lxd_client::GetRecursiveOptions;
     /// let summary = client
     ///     .instances()
     ///     .files("web")
-    ///     .get_recursive("/etc", "backup/etc", &GetRecursiveOptions::new().outside_links(OutsideLinks::Skip))
+    ///     .get_recursive("/etc", "backup/etc", &GetRecursiveOptions::new())
     ///     .await?;
     /// for skipped in &summary.skipped {
     ///     eprintln!("left out {}: {}", skipped.path, skipped.reason);
@@ -518,22 +573,24 @@ impl Files {
             }
             Fetched::Symlink(stat, _) => return Err(self.wrong_type(remote, &stat, "a directory")),
         };
-        tokio::fs::create_dir_all(local)
-            .await
-            .map_err(|e| Error::io(format!("creating {}", local.display()), e))?;
-        let local_root = tokio::fs::canonicalize(local)
-            .await
-            .map_err(|e| Error::io(format!("resolving {}", local.display()), e))?;
+        let (top, top_made) = LocalDir::open_or_create_top(local, root_stat.mode).await?;
         let reporter = self.reporter();
         let mut summary = TransferSummary {
             directories: 1,
             ..Default::default()
         };
         // Directory modes are set last, deepest first, so a read-only directory is filled
-        // before it becomes read-only.
-        let mut made = vec![(local_root.clone(), root_stat)];
-        let mut pending = vec![(root.clone(), local_root, root_names)];
-        while let Some((remote_dir, local_dir, names)) = pending.pop() {
+        // before it becomes read-only. Only directories made here are listed.
+        let mut made: Vec<(MadeDir, InstanceFileStat)> = Vec::new();
+        if let Some(m) = top_made {
+            made.push((m, root_stat));
+        }
+        // Waiting directories are named by their path from the top, not held open: a wide
+        // tree must not run out of file descriptors, and each is found again without
+        // following links.
+        let mut pending: Vec<(String, Vec<String>, Vec<String>)> =
+            vec![(root.clone(), Vec::new(), root_names)];
+        while let Some((remote_dir, components, names)) = pending.pop() {
             for name in &names {
                 if let Err(reason) = paths::check_entry_name(name) {
                     return Err(Error::malformed(
@@ -543,12 +600,14 @@ impl Files {
                     ));
                 }
             }
+            let local_dir = top.descend(&components).await?;
             let mut got = futures::stream::iter(names)
                 .map(|name| {
                     self.get_entry(
                         &root,
                         &remote_dir,
                         &local_dir,
+                        &components,
                         name,
                         options,
                         reporter.clone(),
@@ -563,13 +622,16 @@ impl Files {
                     }
                     Got::Directory {
                         remote,
-                        local,
+                        components,
                         stat,
+                        made: made_now,
                         names,
                     } => {
                         summary.directories += 1;
-                        made.push((local.clone(), stat));
-                        pending.push((remote, local, names));
+                        if let Some(m) = made_now {
+                            made.push((m, stat));
+                        }
+                        pending.push((remote, components, names));
                     }
                     Got::Symlink => summary.symlinks += 1,
                     Got::Skipped(entry) => summary.skipped.push(entry),
@@ -577,39 +639,47 @@ impl Files {
             }
         }
         for (dir, stat) in made.into_iter().rev() {
-            local::finish_dir(dir, stat.mode, owner(options.preserve_ownership, &stat)).await?;
+            top.finish(dir, options.mode_policy(&stat)).await?;
         }
         Ok(summary)
     }
 
-    /// Brings one entry of `remote_dir` to `local_dir`.
+    /// Brings one entry of `remote_dir` into `local_dir` (open; `components` from the top).
+    #[allow(clippy::too_many_arguments)]
     async fn get_entry(
         &self,
         root: &str,
         remote_dir: &str,
-        local_dir: &Path,
+        local_dir: &LocalDir,
+        components: &[String],
         name: String,
         options: &GetRecursiveOptions,
         reporter: Option<Reporter>,
     ) -> Result<Got> {
         let remote = paths::join(remote_dir, &name);
-        let local = local_dir.join(&name);
+        // No limit on the whole reply (a file's content takes as long as it takes); `fetch`
+        // still bounds the reply's start and a listing by the client's timeout.
         match self.fetch(&remote, reporter.clone(), Timeout::None).await? {
             Fetched::File(download) => {
                 let stat = download.stat().clone();
-                let (aside, mut file) = local::Aside::file(&local).await?;
+                let (aside, mut file) =
+                    local::Aside::file(local_dir, OsStr::new(&name), stat.mode).await?;
                 let bytes = download.copy_to(&mut file).await?;
                 aside
-                    .commit_file(file, stat.mode, owner(options.preserve_ownership, &stat))
+                    .commit_file(file, stat.mode, options.mode_policy(&stat))
                     .await?;
                 Ok(Got::File(bytes))
             }
             Fetched::Directory(stat, names) => {
-                local::ensure_dir(&local).await?;
+                let mut below = components.to_vec();
+                below.push(name.clone());
+                // Not kept open: found again from the top when its turn comes.
+                let (_, made) = local_dir.child_dir(&name, below.clone(), stat.mode).await?;
                 Ok(Got::Directory {
                     remote,
-                    local,
+                    components: below,
                     stat,
+                    made,
                     names,
                 })
             }
@@ -638,7 +708,8 @@ impl Files {
                         }
                     }
                 };
-                let aside = local::Aside::symlink(&local, &link_target).await?;
+                let aside =
+                    local::Aside::symlink(local_dir, OsStr::new(&name), &link_target).await?;
                 if let Some((uid, gid)) = owner(options.preserve_ownership, &stat) {
                     aside.lchown(uid, gid).await?;
                 }
@@ -653,6 +724,7 @@ impl Files {
 /// minimal HTTP server on a unix socket.
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
     use std::sync::Arc;
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
