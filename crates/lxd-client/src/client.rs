@@ -36,6 +36,7 @@ pub struct Client {
 
 struct Shared {
     transport: Transport,
+    limits: Limits,
     /// `GET /1.0`, fetched on first use; `refresh_server` replaces it.
     server: RwLock<Option<Arc<Server>>>,
 }
@@ -48,6 +49,29 @@ impl std::fmt::Debug for Client {
             .finish()
     }
 }
+
+/// The caps on reply bodies held in memory (see the `max_*_size` methods of
+/// [`ClientBuilder`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    /// A JSON reply that is one object (or an operation).
+    pub(crate) json: u64,
+    /// A listing: a collection's names, or its objects with `recursion`.
+    pub(crate) listing: u64,
+    /// An error reply (HTTP status 400 and up).
+    pub(crate) error: u64,
+}
+
+/// The default cap of a JSON reply that is one object: 8 MiB. LXD's largest single
+/// objects (an instance with its state and many snapshots, `/1.0/resources` of a big host)
+/// are a few hundred KiB.
+pub const DEFAULT_MAX_JSON_SIZE: u64 = 8 * 1024 * 1024;
+/// The default cap of a listing: 64 MiB. At `recursion=2` an instance takes a few KiB
+/// (state, network counters, snapshots), so thousands of instances make several MiB; 64 MiB
+/// leaves a wide margin and still stops a hostile server from filling memory.
+pub const DEFAULT_MAX_LISTING_SIZE: u64 = lxd_transport::DEFAULT_MAX_BODY_SIZE;
+/// The default cap of an error reply: 64 KiB. LXD's error envelopes are well under 1 KiB.
+pub const DEFAULT_MAX_ERROR_SIZE: u64 = lxd_transport::DEFAULT_MAX_ERROR_BODY_SIZE;
 
 /// A decoded reply and the headers that matter to callers (the ETag).
 #[derive(Debug)]
@@ -454,25 +478,49 @@ impl Client {
         request
     }
 
+    /// The cap of a listing reply held in memory (a directory listing of an instance's
+    /// files, too).
+    pub(crate) fn listing_limit(&self) -> u64 {
+        self.shared.limits.listing
+    }
+
     /// Sends a transport request and decodes LXD's envelope; LXD errors become
-    /// [`Error::Api`].
+    /// [`Error::Api`]. A `GET` with `recursion` is a listing (with the listing cap), any
+    /// other reply is one object (with the JSON cap).
     pub(crate) async fn execute(&self, request: Request) -> Result<Reply> {
+        let listing = request.method() == Method::GET
+            && request.query_pairs().iter().any(|(k, _)| k == "recursion");
+        let limit = if listing {
+            self.shared.limits.listing
+        } else {
+            self.shared.limits.json
+        };
+        self.execute_limited(request, limit).await
+    }
+
+    /// [`execute`](Self::execute) with the reply capped at `limit` bytes (an error reply at
+    /// the error cap).
+    pub(crate) async fn execute_limited(&self, request: Request, limit: u64) -> Result<Reply> {
         let method = request.method().to_string();
         let path = request.path().to_string();
         let response = self.shared.transport.send(request).await?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.bytes().await?;
+        let limit = if status >= 400 {
+            self.shared.limits.error
+        } else {
+            limit
+        };
+        let body = response.bytes_limited(limit).await?;
         let context = || format!("{method} {path}");
         let envelope: lxd_proto::Response = match serde_json::from_slice(&body) {
             Ok(e) => e,
             // An HTTP error without LXD's envelope (a proxy, a crashed handler): still an API
             // error, with what was said.
             Err(_) if status >= 400 => {
-                let end = body.len().min(crate::error::SNIPPET_LEN);
                 return Err(Error::Api {
                     status,
-                    message: String::from_utf8_lossy(&body[..end]).trim().to_string(),
+                    message: crate::error::snippet(&body).trim().to_string(),
                     method,
                     path,
                 });
@@ -511,32 +559,17 @@ impl Client {
     pub(crate) async fn send_raw(&self, request: Request) -> Result<lxd_transport::Response> {
         let method = request.method().to_string();
         let path = request.path().to_string();
-        let mut response = self.shared.transport.send(request).await?;
+        let response = self.shared.transport.send(request).await?;
         let status = response.status().as_u16();
         if status < 400 {
             return Ok(response);
         }
         // An error reply is a small JSON envelope; never read an unbounded body for it.
-        const LIMIT: usize = 64 * 1024;
-        let mut body = Vec::new();
-        while body.len() < LIMIT {
-            match response.chunk().await? {
-                Some(chunk) => {
-                    body.extend_from_slice(&chunk[..chunk.len().min(LIMIT - body.len())])
-                }
-                None => break,
-            }
-        }
+        let body = response.bytes_limited(self.shared.limits.error).await?;
         let (code, message) = match serde_json::from_slice::<lxd_proto::Response>(&body) {
             Ok(envelope) if envelope.error_code != 0 => (envelope.error_code, envelope.error),
             Ok(envelope) => (status, envelope.error),
-            Err(_) => {
-                let end = body.len().min(crate::error::SNIPPET_LEN);
-                (
-                    status,
-                    String::from_utf8_lossy(&body[..end]).trim().to_string(),
-                )
-            }
+            Err(_) => (status, crate::error::snippet(&body).trim().to_string()),
         };
         Err(Error::Api {
             status: code,
@@ -618,6 +651,8 @@ pub struct ClientBuilder {
     project: Option<String>,
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
+    idle_timeout: Option<Option<Duration>>,
+    limits: Limits,
     user_agent: Option<String>,
     #[cfg(feature = "native-tls")]
     native_tls: bool,
@@ -640,6 +675,12 @@ impl ClientBuilder {
             project: None,
             timeout: None,
             connect_timeout: None,
+            idle_timeout: None,
+            limits: Limits {
+                json: DEFAULT_MAX_JSON_SIZE,
+                listing: DEFAULT_MAX_LISTING_SIZE,
+                error: DEFAULT_MAX_ERROR_SIZE,
+            },
             user_agent: None,
             #[cfg(feature = "native-tls")]
             native_tls: false,
@@ -876,6 +917,86 @@ impl ClientBuilder {
         self
     }
 
+    /// Fails a reply, download or upload when the server sends (or takes) nothing for
+    /// `idle`; `None` turns this off. Default: 60 s
+    /// ([`lxd_transport::DEFAULT_IDLE_TIMEOUT`]). The error's
+    /// [`is_idle_timeout`](Error::is_idle_timeout) (and `is_timeout`) is true.
+    ///
+    /// It bounds silence, not duration: a file or image transfer of any length is fine as
+    /// long as bytes keep moving (the [`timeout`](Self::timeout) bounds whole requests). It
+    /// applies to every reply body (JSON replies, file and image downloads, directory
+    /// listings of recursive pulls, logs) and to uploads (files, images) the server stops
+    /// reading. It does not apply to the wait for a reply's head (LXD answers an image
+    /// upload only once it has unpacked it), to operation waits, nor to websockets: event
+    /// streams, exec output and consoles are legitimately silent for as long as nothing
+    /// happens, and LXD keeps them alive with pings (a lost connection still ends them
+    /// with an error for which [`is_disconnected`](Error::is_disconnected) is true).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let client = lxd_client::Client::https("10.0.0.5:8443")
+    ///     .server_fingerprint("6c1fb9c17d558b98e968d3684d212d6fc8793c05cc50dda4c6db793511a79d96")
+    ///     .idle_timeout(Duration::from_secs(15)) // a stalled transfer fails after 15 s
+    ///     .build()?;
+    /// assert_eq!(client.transport().idle_timeout(), Some(Duration::from_secs(15)));
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
+    pub fn idle_timeout(mut self, idle: impl Into<Option<Duration>>) -> Self {
+        self.idle_timeout = Some(idle.into());
+        self
+    }
+
+    /// Caps a JSON reply that is one object or an operation: past `bytes`, the call fails
+    /// with an error for which [`is_body_too_large`](Error::is_body_too_large) is true, and
+    /// nothing past the cap is held. Default: [`DEFAULT_MAX_JSON_SIZE`] (8 MiB).
+    ///
+    /// ```
+    /// let client = lxd_client::Client::https("10.0.0.5:8443")
+    ///     .server_fingerprint("6c1fb9c17d558b98e968d3684d212d6fc8793c05cc50dda4c6db793511a79d96")
+    ///     .max_json_size(1024 * 1024)
+    ///     .build()?;
+    /// # let _ = client;
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
+    pub fn max_json_size(mut self, bytes: u64) -> Self {
+        self.limits.json = bytes;
+        self
+    }
+
+    /// Caps a listing (a collection's names, or its objects with `recursion`), and any
+    /// other body read whole (an instance directory's listing, metrics, a console log).
+    /// Default: [`DEFAULT_MAX_LISTING_SIZE`] (64 MiB); raise it for servers with tens of
+    /// thousands of instances listed with `recursion=2`.
+    ///
+    /// ```
+    /// let client = lxd_client::Client::https("10.0.0.5:8443")
+    ///     .server_fingerprint("6c1fb9c17d558b98e968d3684d212d6fc8793c05cc50dda4c6db793511a79d96")
+    ///     .max_listing_size(256 * 1024 * 1024)
+    ///     .build()?;
+    /// assert_eq!(client.transport().max_body_size(), 256 * 1024 * 1024);
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
+    pub fn max_listing_size(mut self, bytes: u64) -> Self {
+        self.limits.listing = bytes;
+        self
+    }
+
+    /// Caps an error reply (HTTP 400 and up, and a refused websocket upgrade's). Default:
+    /// [`DEFAULT_MAX_ERROR_SIZE`] (64 KiB).
+    ///
+    /// ```
+    /// let client = lxd_client::Client::https("10.0.0.5:8443")
+    ///     .server_fingerprint("6c1fb9c17d558b98e968d3684d212d6fc8793c05cc50dda4c6db793511a79d96")
+    ///     .max_error_size(4096)
+    ///     .build()?;
+    /// assert_eq!(client.transport().max_error_body_size(), 4096);
+    /// # Ok::<(), lxd_client::Error>(())
+    /// ```
+    pub fn max_error_size(mut self, bytes: u64) -> Self {
+        self.limits.error = bytes;
+        self
+    }
+
     /// Sets the User-Agent.
     ///
     /// ```
@@ -959,6 +1080,12 @@ impl ClientBuilder {
         if let Some(a) = self.user_agent {
             builder = builder.user_agent(a);
         }
+        if let Some(idle) = self.idle_timeout {
+            builder = builder.idle_timeout(idle);
+        }
+        builder = builder
+            .max_body_size(self.limits.listing)
+            .max_error_body_size(self.limits.error);
         #[cfg(feature = "native-tls")]
         if self.native_tls {
             builder = builder.native_tls();
@@ -966,6 +1093,7 @@ impl ClientBuilder {
         Ok(Client {
             shared: Arc::new(Shared {
                 transport: builder.build()?,
+                limits: self.limits,
                 server: RwLock::new(None),
             }),
             project: self.project,

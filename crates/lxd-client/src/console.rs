@@ -18,7 +18,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use lxd_proto::{ExecOperationMetadata, InstanceConsoleControl, InstanceConsolePost};
 use lxd_transport::WebSocket;
 use lxd_transport::http::Method;
@@ -29,7 +29,9 @@ use tokio::task::JoinHandle;
 
 use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::exec::{ExecPty, Sink, connect_channel, pump_terminal, terminal_pipes};
+use crate::exec::{
+    ExecPty, LostFlag, Sink, connect_channel, pump_terminal, send_checked, terminal_pipes,
+};
 use crate::instances::{Instances, instance_path};
 use crate::operation::wait_final;
 
@@ -170,9 +172,9 @@ impl ConsoleBuilder {
         // Control first, as LXD's client does: the console channel completes the set.
         let control = connect_channel(&self.client, &id, &metadata.fds, "control").await?;
         let data = connect_channel(&self.client, &id, &metadata.fds, "0").await?;
-        let (terminal, sink, input) = terminal_pipes();
+        let (terminal, sink, input, lost) = terminal_pipes();
         let (commands_tx, commands_rx) = mpsc::channel(4);
-        let task = tokio::spawn(run_console(control, data, sink, input, commands_rx));
+        let task = tokio::spawn(run_console(control, data, sink, input, lost, commands_rx));
         Ok(ConsoleSession {
             client: self.client,
             operation_id: id,
@@ -197,6 +199,7 @@ async fn run_console(
     data: WebSocket,
     sink: Sink,
     input: crate::exec::Input,
+    lost: LostFlag,
     mut commands: mpsc::Receiver<Command>,
 ) -> Result<()> {
     let (finish_tx, finish_rx) = oneshot::channel();
@@ -207,6 +210,7 @@ async fn run_console(
         data,
         sink,
         Some(input),
+        Some(lost),
         not_done,
         "console",
         true,
@@ -226,10 +230,9 @@ async fn run_console(
             }
             command = commands.recv(), if commands_open => match command {
                 Some(Command::Resize(text, reply)) => {
-                    let sent = control
-                        .send(Message::Text(text.into()))
-                        .await
-                        .map_err(|e| Error::Transport(e.into()));
+                    let sent =
+                        send_checked(&mut control, Message::Text(text.into()), "console control")
+                            .await;
                     let _ = reply.send(sent);
                 }
                 Some(Command::Detach) | None => {

@@ -104,6 +104,17 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The connection carrying a stream (an exec or console channel) was lost before the
+    /// stream's end: the server went away, or the websocket closed without a close frame.
+    /// What the server did meanwhile is unknown.
+    #[error("{context}: connection lost ({reason})")]
+    ConnectionLost {
+        /// Which stream ("exec stdout", "exec control", ...).
+        context: String,
+        /// What was seen (a reset, a socket closed without a close frame, ...).
+        reason: String,
+    },
+
     /// The caller's input cannot be used: a bad name, an empty command, a relative path
     /// (refused before anything is sent), or a request that contradicts what is there (a
     /// directory where a file was asked for, found by a first read).
@@ -125,11 +136,17 @@ impl Error {
         reason: impl ToString,
         body: &[u8],
     ) -> Error {
-        let end = body.len().min(SNIPPET_LEN);
         Error::Malformed {
             context: context.into(),
             reason: reason.to_string(),
-            snippet: String::from_utf8_lossy(&body[..end]).into_owned(),
+            snippet: snippet(body),
+        }
+    }
+
+    pub(crate) fn lost(context: impl Into<String>, reason: impl ToString) -> Error {
+        Error::ConnectionLost {
+            context: context.into(),
+            reason: reason.to_string(),
         }
     }
 
@@ -466,6 +483,85 @@ impl Error {
         matches!(self, Error::Io { .. })
     }
 
+    /// The server went away: the connection was reset or closed before the reply, a body
+    /// or a stream ended (a download cut mid-way, an exec channel closed without a close
+    /// frame), or a write (a signal, stdin) found the connection gone. Neither
+    /// [`is_connect`](Self::is_connect) (the daemon was reached) nor
+    /// [`is_io`](Self::is_io) (nothing local failed).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// # use lxd_testkit::{Fault, FaultRule};
+    /// # server.faults().add(FaultRule::new(Fault::ResetMidResponse).path("/1.0/instances").times(1));
+    /// // The daemon restarts while it sends the reply:
+    /// let err = client.instances().list_names().await.unwrap_err();
+    /// assert!(err.is_disconnected(), "{err}"); // retry once it is back
+    /// assert!(!err.is_connect() && !err.is_io() && !err.is_timeout());
+    /// # Ok(()) }
+    /// ```
+    pub fn is_disconnected(&self) -> bool {
+        match self {
+            Error::ConnectionLost { .. } => true,
+            Error::Transport(t) => t.is_disconnected(),
+            _ => false,
+        }
+    }
+
+    /// A reply was larger than the cap configured for it (JSON replies, listings, error
+    /// replies: see [`ClientBuilder::max_json_size`](crate::ClientBuilder::max_json_size)
+    /// and its siblings). Reading stopped at the cap.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = lxd_testkit::TestServer::start().await?;
+    /// let client = lxd_client::ClientBuilder::unix(server.socket_path())
+    ///     .max_json_size(64) // far too small for any real reply
+    ///     .build()?;
+    /// let err = client.server().await.unwrap_err();
+    /// assert!(err.is_body_too_large(), "{err}");
+    /// # Ok(()) }
+    /// ```
+    pub fn is_body_too_large(&self) -> bool {
+        matches!(self, Error::Transport(t) if t.is_body_too_large())
+    }
+
+    /// The server answered with a redirect (HTTP 3xx). LXD never redirects; the client never
+    /// follows one (it would re-send credentials to wherever it points).
+    ///
+    /// ```
+    /// let err = lxd_client::Error::Transport(lxd_client::transport::Error::Redirected {
+    ///     endpoint: "https://10.0.0.5:8443".into(),
+    ///     method: "POST".into(),
+    ///     path: "/1.0/certificates".into(),
+    ///     status: 307,
+    ///     location: "http://198.51.100.7/1.0/certificates".into(),
+    /// });
+    /// assert!(err.is_redirect());
+    /// ```
+    pub fn is_redirect(&self) -> bool {
+        matches!(self, Error::Transport(t) if t.is_redirect())
+    }
+
+    /// The server sent nothing for longer than the idle timeout while a body was read or
+    /// sent (see [`ClientBuilder::idle_timeout`](crate::ClientBuilder::idle_timeout)). Also
+    /// [`is_timeout`](Self::is_timeout).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let err = lxd_client::Error::Transport(lxd_client::transport::Error::IdleTimeout {
+    ///     endpoint: "unix:/var/snap/lxd/common/lxd/unix.socket".into(),
+    ///     idle: Duration::from_secs(60),
+    /// });
+    /// assert!(err.is_idle_timeout() && err.is_timeout());
+    /// ```
+    pub fn is_idle_timeout(&self) -> bool {
+        matches!(self, Error::Transport(t) if t.is_idle_timeout())
+    }
+
     /// The caller's input was refused before any request: a bad name or path here, or a
     /// certificate, key, fingerprint or request the transport cannot use.
     ///
@@ -489,6 +585,113 @@ impl Error {
                 )
         )
     }
+}
+
+/// The start of a reply for an error message, with secrets redacted: a hostile or broken
+/// server's reply may carry websocket secrets (an exec operation's `fds`), tokens or
+/// passwords, and error messages reach logs.
+pub(crate) fn snippet(body: &[u8]) -> String {
+    // Redacted before it is cut, so a secret cut by the end is still found; the margin
+    // covers a secret whose key starts before the cut.
+    let end = body.len().min(SNIPPET_LEN * 8);
+    let text = redact(&String::from_utf8_lossy(&body[..end]));
+    let mut cut = text.len().min(SNIPPET_LEN);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text[..cut].to_string()
+}
+
+/// Keys whose values are secrets wherever they appear in a reply (`fds` holds an exec's or
+/// console's websocket secrets, one per channel).
+const SECRET_KEYS: &[&str] = &[
+    "secret",
+    "secrets",
+    "fds",
+    "password",
+    "trust_token",
+    "token",
+];
+
+/// Replaces the values of secret keys in JSON-ish text (strings, and every string inside
+/// an object or array value) with `<redacted>`, and `secret=` query values likewise. Works
+/// on broken JSON too (a cut reply): an unterminated secret is redacted to the end.
+pub(crate) fn redact(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    // Set after `"<secret key>" :`, until the value's first token.
+    let mut pending = false;
+    // Nesting depth inside a secret object or array value: every string there is redacted.
+    let mut depth = 0usize;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '"' => {
+                let start = i + 1;
+                let mut j = start;
+                while j < chars.len() && chars[j] != '"' {
+                    j += if chars[j] == '\\' { 2 } else { 1 };
+                }
+                let end = j.min(chars.len());
+                let content: String = chars[start..end].iter().collect();
+                if pending || depth > 0 {
+                    out.push_str("\"<redacted>");
+                    pending = false;
+                } else {
+                    out.push('"');
+                    out.push_str(&content);
+                    // A key? Look past whitespace for ':'.
+                    let mut k = j + 1;
+                    while k < chars.len() && chars[k].is_whitespace() {
+                        k += 1;
+                    }
+                    if k < chars.len()
+                        && chars[k] == ':'
+                        && SECRET_KEYS.contains(&content.to_ascii_lowercase().as_str())
+                    {
+                        pending = true;
+                    }
+                }
+                if j < chars.len() {
+                    out.push('"');
+                }
+                i = j + 1;
+                continue;
+            }
+            '{' | '[' if pending || depth > 0 => {
+                pending = false;
+                depth += 1;
+            }
+            '}' | ']' if depth > 0 => depth -= 1,
+            ':' | ' ' | '\t' | '\n' | '\r' => {}
+            _ if pending => pending = false,
+            _ => {}
+        }
+        out.push(c);
+        i += 1;
+    }
+    redact_query_secrets(&out)
+}
+
+/// `secret=<value>` (a websocket URL's query) becomes `secret=<redacted>`.
+fn redact_query_secrets(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("secret=") {
+        let value_start = at + "secret=".len();
+        out.push_str(&rest[..value_start]);
+        let tail = &rest[value_start..];
+        let value_len = tail
+            .find(|c: char| c == '&' || c == '"' || c == '\'' || c.is_whitespace())
+            .unwrap_or(tail.len());
+        if value_len > 0 {
+            out.push_str("<redacted>");
+        }
+        rest = &tail[value_len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Turns a lookup into an existence check: found is `true`, LXD's 404 is `false`, any other
@@ -534,6 +737,26 @@ mod tests {
         assert!(api(412).is_precondition_failed());
         assert!(!api(500).is_not_found());
         assert_eq!(api(404).lxd_message(), Some("x"));
+    }
+
+    #[test]
+    fn snippets_lose_their_secrets() {
+        let reply = br#"{"type":"async","metadata":{"id":"6916","metadata":{"fds":{"0":"s3cr3t-stdin","control":"s3cr3t-control"}},"x":1},"secret":"s3cr3t-ws","password":"pw","token":"eyJ0b2tlbiI=""#;
+        for text in [
+            snippet(reply),
+            redact(&String::from_utf8_lossy(reply)),
+            snippet(b"GET /1.0/operations/1/websocket?secret=s3cr3t-url&project=p"),
+            snippet(br#"{"secret": "s3cr3t-cut-off-at-the-end"#),
+        ] {
+            for secret in ["s3cr3t", "\"pw\"", "eyJ0b2tlbiI"] {
+                assert!(!text.contains(secret), "{secret} in {text}");
+            }
+        }
+        // What is not a secret stays readable.
+        assert!(
+            redact(r#"{"type":"async","fds":{"0":"x"},"id":"6916"}"#).contains(r#""id":"6916""#)
+        );
+        assert!(snippet(b"project=p&secret=abc").ends_with("secret=<redacted>"));
     }
 
     #[test]

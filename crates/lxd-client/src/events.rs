@@ -327,7 +327,10 @@ async fn open(
             let keep = matches!(message, Message::Text(_) | Message::Binary(_));
             Ok((ws, keep.then_some(message), true))
         }
-        Ok(Some(Err(e))) => Err(Error::Transport(e.into())),
+        Ok(Some(Err(e))) => Err(Error::Transport(lxd_transport::Error::from_websocket(
+            client.endpoint().to_string(),
+            e,
+        ))),
         Ok(None) => Err(lost(
             client,
             "LXD closed the event stream right after opening it",
@@ -460,13 +463,9 @@ impl Pump {
         let msg = match serde_json::from_slice::<Event>(data) {
             Ok(event) => Msg::Event(Arc::new(event)),
             Err(e) => {
-                let end = data.len().min(200);
+                // Operation events carry websocket secrets: the snippet is redacted.
                 Msg::Malformed(
-                    format!(
-                        "{e}; message starts with {:?}",
-                        String::from_utf8_lossy(&data[..end])
-                    )
-                    .into(),
+                    format!("{e}; message starts with {:?}", crate::error::snippet(data)).into(),
                 )
             }
         };
@@ -475,9 +474,10 @@ impl Pump {
     }
 }
 
-/// The error for a connection that ended and will not come back.
+/// The error for a connection that ended and will not come back (the server went away:
+/// [`Error::is_disconnected`] is true).
 fn lost(client: &Client, reason: &str) -> Error {
-    Error::Transport(lxd_transport::Error::Http {
+    Error::Transport(lxd_transport::Error::Disconnected {
         endpoint: client.endpoint().to_string(),
         source: Box::new(EventsLost(reason.to_string())),
     })

@@ -603,19 +603,17 @@ impl ExecBuilder {
                 }
             }
         };
-        let input_source = |given: Option<Input>| -> (Option<Input>, Option<ExecWriter>) {
-            match given {
-                Some(input) => (Some(input), None),
-                None if collect => (None, None),
-                None => {
-                    let (ours, theirs) = tokio::io::duplex(INPUT_PIPE);
-                    (
-                        Some(Box::new(theirs) as Input),
-                        Some(ExecWriter { pipe: ours }),
-                    )
+        let input_source =
+            |given: Option<Input>| -> (Option<Input>, Option<ExecWriter>, Option<LostFlag>) {
+                match given {
+                    Some(input) => (Some(input), None, None),
+                    None if collect => (None, None, None),
+                    None => {
+                        let (writer, input, lost) = ExecWriter::pipe();
+                        (Some(input), Some(writer), Some(lost))
+                    }
                 }
-            }
-        };
+            };
 
         let mut started = Started {
             operation_id: id.clone(),
@@ -633,7 +631,7 @@ impl ExecBuilder {
         if interactive {
             let ws = connect_channel(&client, &id, &secrets, "0").await?;
             let (sink, reader) = output_sink(self.on_stdout.take());
-            let (input, writer) = input_source(self.stdin.take());
+            let (input, writer, lost) = input_source(self.stdin.take());
             started.pty = match (reader, writer) {
                 (Some(reader), Some(writer)) => Some(ExecPty { reader, writer }),
                 (reader, writer) => {
@@ -646,6 +644,7 @@ impl ExecBuilder {
                 ws,
                 sink,
                 input,
+                lost,
                 done_rx,
                 "exec terminal",
                 false,
@@ -659,11 +658,11 @@ impl ExecBuilder {
             )?;
             let (out_sink, out_reader) = output_sink(self.on_stdout.take());
             let (err_sink, err_reader) = output_sink(self.on_stderr.take());
-            let (input, writer) = input_source(self.stdin.take());
+            let (input, writer, lost) = input_source(self.stdin.take());
             started.stdout = out_reader;
             started.stderr = err_reader;
             started.stdin = writer;
-            started.stdin_pump = Some(tokio::spawn(pump_stdin(ws0, input)));
+            started.stdin_pump = Some(tokio::spawn(pump_stdin(ws0, input, lost)));
             started.stdout_pump = Some(tokio::spawn(pump_output(
                 ws1,
                 out_sink,
@@ -867,6 +866,54 @@ fn cut(what: &str, detail: impl fmt::Display) -> Error {
     )
 }
 
+/// The error for a websocket that failed: the connection went away (reset, closed without
+/// a close frame: [`Error::is_disconnected`]), or the server broke the protocol.
+fn broken(what: &str, error: lxd_transport::tungstenite::Error) -> Error {
+    let error = lxd_transport::Error::WebSocket(error);
+    if error.is_disconnected() {
+        let lxd_transport::Error::WebSocket(inner) = error else {
+            unreachable!("built above")
+        };
+        Error::lost(what, inner)
+    } else {
+        cut(what, error)
+    }
+}
+
+/// Set once a channel's connection is lost, so the caller's writes to it fail with that
+/// (an [`Error::ConnectionLost`] inside the io error) rather than a bare broken pipe.
+pub(crate) type LostFlag = std::sync::Arc<std::sync::OnceLock<String>>;
+
+/// Sends one message and reports whether it reached the connection: a write that found
+/// the server gone is dropped by the transport (so what the server sent before going can
+/// still be read), and must not count as sent.
+pub(crate) async fn send_checked(ws: &mut WebSocket, message: Message, what: &str) -> Result<()> {
+    match ws.send(message).await {
+        Ok(()) if ws.get_ref().peer_gone() => Err(Error::lost(
+            what,
+            "the server went away; the message was not delivered",
+        )),
+        Ok(()) => Ok(()),
+        Err(e) => Err(match broken(what, e) {
+            lost @ Error::ConnectionLost { .. } => lost,
+            // Not a protocol error of the server's: our write failed.
+            Error::Malformed { reason, .. } => Error::Transport(lxd_transport::Error::Http {
+                endpoint: what.to_string(),
+                source: reason.into(),
+            }),
+            other => other,
+        }),
+    }
+}
+
+/// A copy of a connection-lost error, for every later use of the same channel.
+fn lost_again(error: &Error) -> Option<Error> {
+    match error {
+        Error::ConnectionLost { context, reason } => Some(Error::lost(context.clone(), reason)),
+        _ => None,
+    }
+}
+
 // ---- pumps -----------------------------------------------------------------------------
 
 /// Where a pump delivers output.
@@ -906,11 +953,13 @@ impl Sink {
     /// The stream was cut: a reader sees the error.
     async fn fail(&mut self, error: &Error) {
         if let Sink::Channel(tx) = self {
+            // A lost connection travels typed inside the io error (see ExecReader).
+            let inner: Box<dyn std::error::Error + Send + Sync> = match lost_again(error) {
+                Some(lost) => Box::new(lost),
+                None => error.to_string().into(),
+            };
             let _ = tx
-                .send(Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    error.to_string(),
-                )))
+                .send(Err(io::Error::new(io::ErrorKind::UnexpectedEof, inner)))
                 .await;
         }
         *self = Sink::Discard;
@@ -943,20 +992,21 @@ enum Incoming {
     Closed,
     /// Ping, pong: nothing for the reader.
     Nothing,
-    /// The socket is closed or broken.
-    Gone(String),
+    /// The socket is closed without a close frame, or broken: the error to report.
+    Gone(Error),
 }
 
 fn classify(
     message: Option<std::result::Result<Message, lxd_transport::tungstenite::Error>>,
+    what: &str,
 ) -> Incoming {
     match message {
         Some(Ok(Message::Binary(data))) => Incoming::Data(data),
         Some(Ok(Message::Text(_))) => Incoming::End,
         Some(Ok(Message::Close(_))) => Incoming::Closed,
         Some(Ok(_)) => Incoming::Nothing,
-        Some(Err(e)) => Incoming::Gone(e.to_string()),
-        None => Incoming::Gone("closed".into()),
+        Some(Err(e)) => Incoming::Gone(broken(what, e)),
+        None => Incoming::Gone(Error::lost(what, "the socket closed without a close frame")),
     }
 }
 
@@ -980,7 +1030,7 @@ pub(crate) async fn pump_output(
                 return Err(error);
             }
         };
-        match classify(message) {
+        match classify(message, what) {
             Incoming::Data(data) if !ended => sink.deliver(data).await,
             Incoming::End if !ended => {
                 ended = true;
@@ -993,8 +1043,7 @@ pub(crate) async fn pump_output(
                 sink.end();
                 break;
             }
-            Incoming::Gone(why) => {
-                let error = cut(what, why);
+            Incoming::Gone(error) => {
                 tracing::debug!(stream = what, error = %error, "exec stream cut");
                 sink.fail(&error).await;
                 return Err(error);
@@ -1007,7 +1056,17 @@ pub(crate) async fn pump_output(
 
 /// Writes the caller's input to the stdin channel, then LXD's end-of-input marker; then
 /// reads until LXD closes the socket.
-async fn pump_stdin(mut ws: WebSocket, input: Option<Input>) -> Result<()> {
+///
+/// The channel closing early is not an error here: LXD closes it when the command ends
+/// without reading all of its input. A lost connection is noted in `lost`, so the caller's
+/// later writes fail with it; the output channels and the operation report the loss.
+async fn pump_stdin(mut ws: WebSocket, input: Option<Input>, lost: Option<LostFlag>) -> Result<()> {
+    const WHAT: &str = "exec stdin";
+    let note = |error: &Error| {
+        if let (Some(flag), Error::ConnectionLost { reason, .. }) = (&lost, error) {
+            let _ = flag.set(reason.clone());
+        }
+    };
     let mut failure = None;
     if let Some(mut input) = input {
         let mut buffer = BytesMut::new();
@@ -1018,8 +1077,10 @@ async fn pump_stdin(mut ws: WebSocket, input: Option<Input>) -> Result<()> {
                     Ok(0) => break,
                     Ok(_) => {
                         let chunk = buffer.split().freeze();
-                        if ws.send(Message::Binary(chunk)).await.is_err() {
-                            // The command has ended without reading all of its input.
+                        if let Err(e) = send_checked(&mut ws, Message::Binary(chunk), WHAT).await {
+                            // The command has ended without reading all of its input, or
+                            // the connection is gone.
+                            note(&e);
                             return Ok(());
                         }
                     }
@@ -1028,16 +1089,20 @@ async fn pump_stdin(mut ws: WebSocket, input: Option<Input>) -> Result<()> {
                         break;
                     }
                 },
-                message = ws.next() => {
-                    if matches!(classify(message), Incoming::Gone(_) | Incoming::Closed) {
+                message = ws.next() => match classify(message, WHAT) {
+                    Incoming::Gone(e) => {
+                        note(&e);
                         return Ok(());
                     }
+                    Incoming::Closed => return Ok(()),
+                    _ => {}
                 }
             }
         }
     }
-    if ws.send(Message::Text("".into())).await.is_ok() {
-        while let Some(Ok(_)) = ws.next().await {}
+    match send_checked(&mut ws, Message::Text("".into()), WHAT).await {
+        Ok(()) => while let Some(Ok(_)) = ws.next().await {},
+        Err(e) => note(&e),
     }
     match failure {
         Some(e) => Err(e),
@@ -1051,10 +1116,12 @@ async fn pump_stdin(mut ws: WebSocket, input: Option<Input>) -> Result<()> {
 /// before it ends the operation, as its own client does).
 /// `closing_is_end`: the socket closing also ends the output cleanly (a console, which LXD
 /// may close before its end-of-stream marker when detaching).
+#[allow(clippy::too_many_arguments)] // one call per kind of terminal, each naming them all
 pub(crate) async fn pump_terminal(
     mut ws: WebSocket,
     mut sink: Sink,
     input: Option<Input>,
+    lost: Option<LostFlag>,
     mut done: watch::Receiver<bool>,
     what: &'static str,
     closing_is_end: bool,
@@ -1083,7 +1150,7 @@ pub(crate) async fn pump_terminal(
                     break;
                 }
             }
-            message = ws.next() => match classify(message) {
+            message = ws.next() => match classify(message, what) {
                 Incoming::Data(data) if !ended => sink.deliver(data).await,
                 Incoming::End if !ended => {
                     ended = true;
@@ -1095,12 +1162,14 @@ pub(crate) async fn pump_terminal(
                     sink.end();
                     break;
                 }
-                Incoming::Gone(_) if ended || closing_is_end => {
-                    sink.end();
-                    break;
-                }
-                Incoming::Gone(why) => {
-                    let error = cut(what, why);
+                Incoming::Gone(error) => {
+                    if let (Some(flag), Error::ConnectionLost { reason, .. }) = (&lost, &error) {
+                        let _ = flag.set(reason.clone());
+                    }
+                    if ended || closing_is_end {
+                        sink.end();
+                        break;
+                    }
                     sink.fail(&error).await;
                     return Err(error);
                 }
@@ -1110,7 +1179,10 @@ pub(crate) async fn pump_terminal(
                     Ok(0) | Err(_) => input = None,
                     Ok(_) => {
                         let chunk = buffer.split().freeze();
-                        if ws.send(Message::Binary(chunk)).await.is_err() {
+                        if let Err(e) = send_checked(&mut ws, Message::Binary(chunk), what).await {
+                            if let (Some(flag), Error::ConnectionLost { reason, .. }) = (&lost, &e) {
+                                let _ = flag.set(reason.clone());
+                            }
                             input = None;
                         }
                     }
@@ -1139,27 +1211,38 @@ pub(crate) enum ControlMessage {
 /// messages it is given. It never closes the channel itself while the command runs: LXD
 /// kills the command when its control channel closes.
 async fn pump_control(mut ws: WebSocket, mut messages: mpsc::Receiver<ControlMessage>) {
+    const WHAT: &str = "exec control";
     let mut open = true;
+    let mut lost = None;
     loop {
         tokio::select! {
-            message = ws.next() => {
-                if matches!(
-                    classify(message),
-                    Incoming::Gone(_) | Incoming::End | Incoming::Closed
-                ) {
+            message = ws.next() => match classify(message, WHAT) {
+                Incoming::Gone(e) => {
+                    lost = lost_again(&e);
                     break;
                 }
-            }
+                Incoming::End | Incoming::Closed => break,
+                _ => {}
+            },
             next = messages.recv(), if open => match next {
                 Some(ControlMessage::Text(text, reply)) => {
-                    let sent = ws
-                        .send(Message::Text(text.into()))
-                        .await
-                        .map_err(|e| Error::Transport(e.into()));
+                    let sent = send_checked(&mut ws, Message::Text(text.into()), WHAT).await;
+                    lost = sent.as_ref().err().and_then(lost_again);
                     let _ = reply.send(sent);
+                    if lost.is_some() {
+                        break;
+                    }
                 }
                 None => open = false,
             }
+        }
+    }
+    // The connection went away (rather than LXD closing the channel when the command
+    // ended): every later signal or resize fails with that, not with "already ended".
+    if let Some(lost) = lost {
+        drop(ws);
+        while let Some(ControlMessage::Text(_, reply)) = messages.recv().await {
+            let _ = reply.send(Err(lost_again(&lost).expect("a lost connection")));
         }
     }
 }
@@ -1669,6 +1752,45 @@ impl AsyncRead for ExecReader {
 /// for a terminal nothing is sent (a terminal has no end of input: write `\x04`, Ctrl-D).
 pub struct ExecWriter {
     pipe: DuplexStream,
+    lost: LostFlag,
+}
+
+impl ExecWriter {
+    /// A writer, the pump's end of its pipe, and the flag the pump sets when the
+    /// connection is lost.
+    pub(crate) fn pipe() -> (ExecWriter, Input, LostFlag) {
+        let (ours, theirs) = tokio::io::duplex(INPUT_PIPE);
+        let lost = LostFlag::default();
+        (
+            ExecWriter {
+                pipe: ours,
+                lost: lost.clone(),
+            },
+            Box::new(theirs),
+            lost,
+        )
+    }
+
+    /// The error for a write once the connection is lost: an io error of kind
+    /// `ConnectionReset` carrying an [`Error::ConnectionLost`].
+    fn lost_error(&self) -> Option<io::Error> {
+        self.lost.get().map(|reason| {
+            io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                Error::lost("exec stdin", reason),
+            )
+        })
+    }
+
+    /// A pipe error, typed when the pump stopped because the connection was lost.
+    fn judge<T>(&self, result: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        match result {
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+                Poll::Ready(Err(self.lost_error().unwrap_or(e)))
+            }
+            other => other,
+        }
+    }
 }
 
 impl fmt::Debug for ExecWriter {
@@ -1683,15 +1805,21 @@ impl AsyncWrite for ExecWriter {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.pipe).poll_write(cx, buf)
+        if let Some(e) = self.lost_error() {
+            return Poll::Ready(Err(e));
+        }
+        let result = Pin::new(&mut self.pipe).poll_write(cx, buf);
+        self.judge(result)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.pipe).poll_flush(cx)
+        let result = Pin::new(&mut self.pipe).poll_flush(cx);
+        self.judge(result)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.pipe).poll_shutdown(cx)
+        let result = Pin::new(&mut self.pipe).poll_shutdown(cx);
+        self.judge(result)
     }
 }
 
@@ -1759,13 +1887,14 @@ impl AsyncWrite for ExecPty {
 }
 
 /// A pipe pair for a terminal: the caller's [`ExecPty`] and the pump's ends.
-pub(crate) fn terminal_pipes() -> (ExecPty, Sink, Input) {
+pub(crate) fn terminal_pipes() -> (ExecPty, Sink, Input, LostFlag) {
     let (tx, rx) = mpsc::channel(OUTPUT_CHANNEL);
-    let (ours, theirs) = tokio::io::duplex(INPUT_PIPE);
+    let (writer, input, lost) = ExecWriter::pipe();
     (
-        ExecPty::new(ExecReader::new(rx), ExecWriter { pipe: ours }),
+        ExecPty::new(ExecReader::new(rx), writer),
         Sink::Channel(tx),
-        Box::new(theirs),
+        input,
+        lost,
     )
 }
 

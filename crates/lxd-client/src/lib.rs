@@ -84,7 +84,9 @@ pub mod __fuzz; // NOT API: entry points for fuzz/ only.
 
 pub use backups::{BackupImport, InstanceBackups};
 pub use certificates::{Certificates, TrustToken};
-pub use client::{Client, ClientBuilder};
+pub use client::{
+    Client, ClientBuilder, DEFAULT_MAX_ERROR_SIZE, DEFAULT_MAX_JSON_SIZE, DEFAULT_MAX_LISTING_SIZE,
+};
 pub use cluster::{
     ClusterGroups, ClusterManager, ClusterMembers, JoinToken, validate_cluster_group_name,
     validate_cluster_member_name,

@@ -6,7 +6,7 @@ use lxd_transport::http::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::client::Client;
+use crate::client::{Client, decode_metadata};
 use crate::error::{Error, Result};
 use crate::etag::{ETag, Versioned};
 
@@ -153,7 +153,9 @@ impl Client {
         path: &str,
         query: &[(&str, &str)],
     ) -> Result<Vec<T>> {
-        let list: Option<Vec<T>> = self.get_json(path, query).await?;
+        let request = self.request(Method::GET, path, query);
+        let reply = self.execute_limited(request, self.listing_limit()).await?;
+        let list: Option<Vec<T>> = decode_metadata(&format!("GET {path}"), reply.envelope)?;
         Ok(list.unwrap_or_default())
     }
 

@@ -80,19 +80,70 @@ pub enum Error {
     },
 
     /// The server refused to upgrade a request to a websocket.
-    #[error("websocket upgrade of {path} refused with HTTP {status}: {body}")]
+    #[error("websocket upgrade of {path} refused with HTTP {status}: {}", snippet(.body))]
     WebSocketRefused {
         /// The path requested.
         path: String,
         /// The HTTP status returned instead of 101.
         status: u16,
-        /// The start of the body returned (LXD's error envelope, usually).
+        /// The start of the body returned (LXD's error envelope, usually), up to the
+        /// transport's error body cap; the message shows its first 512 bytes.
         body: String,
     },
 
     /// A websocket failed after it was open, or its handshake was malformed.
     #[error("websocket error: {0}")]
     WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
+
+    /// The server went away: the connection was reset or closed before the reply, the body
+    /// or the stream ended, or a write found the peer gone.
+    #[error("connection to {endpoint} lost: {}", with_cause(.source))]
+    Disconnected {
+        /// The endpoint.
+        endpoint: String,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// A body held in memory grew past its configured cap (see
+    /// [`TransportBuilder::max_body_size`](crate::TransportBuilder::max_body_size)); reading
+    /// stopped there, nothing past the cap was buffered.
+    #[error("the body from {endpoint} exceeds the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The endpoint.
+        endpoint: String,
+        /// The cap, in bytes.
+        limit: u64,
+    },
+
+    /// The server sent nothing for longer than the idle timeout while a body was read or
+    /// sent (see [`TransportBuilder::idle_timeout`](crate::TransportBuilder::idle_timeout)).
+    #[error("{endpoint} sent nothing for {idle:?} (idle timeout)")]
+    IdleTimeout {
+        /// The endpoint.
+        endpoint: String,
+        /// The idle timeout that ran out.
+        idle: std::time::Duration,
+    },
+
+    /// The server answered with a redirect. LXD never redirects, and redirects are not
+    /// followed (they would re-send credentials to another host).
+    #[error(
+        "{endpoint} answered {method} {path} with a redirect (HTTP {status}) to {location:?}; redirects are not followed"
+    )]
+    Redirected {
+        /// The endpoint.
+        endpoint: String,
+        /// The request's method.
+        method: String,
+        /// The request's path (without the query).
+        path: String,
+        /// The 3xx status.
+        status: u16,
+        /// The `Location` header, without its query (which could carry a secret).
+        location: String,
+    },
 }
 
 impl Error {
@@ -163,11 +214,110 @@ impl Error {
     /// # Ok(()) }
     /// ```
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Timeout { .. })
+        matches!(self, Error::Timeout { .. } | Error::IdleTimeout { .. })
+    }
+
+    /// True when the server sent nothing for longer than the idle timeout while a body was
+    /// read or sent (a stalled transfer), as opposed to a whole-request timeout. Also
+    /// [`is_timeout`](Self::is_timeout).
+    ///
+    /// ```
+    /// use lxd_transport::Error;
+    /// use std::time::Duration;
+    /// let err = Error::IdleTimeout { endpoint: "unix:/run/lxd.socket".into(), idle: Duration::from_secs(60) };
+    /// assert!(err.is_idle_timeout() && err.is_timeout());
+    /// assert!(!Error::Timeout { endpoint: "unix:/run/lxd.socket".into() }.is_idle_timeout());
+    /// ```
+    pub fn is_idle_timeout(&self) -> bool {
+        matches!(self, Error::IdleTimeout { .. })
+    }
+
+    /// True when a body was larger than its configured cap.
+    ///
+    /// ```
+    /// use lxd_transport::Error;
+    /// let err = Error::BodyTooLarge { endpoint: "unix:/run/lxd.socket".into(), limit: 1024 };
+    /// assert!(err.is_body_too_large());
+    /// assert!(err.to_string().contains("1024 bytes"));
+    /// ```
+    pub fn is_body_too_large(&self) -> bool {
+        matches!(self, Error::BodyTooLarge { .. })
+    }
+
+    /// True when the server answered with a redirect (3xx), which is never followed.
+    ///
+    /// ```
+    /// use lxd_transport::Error;
+    /// let err = Error::Redirected {
+    ///     endpoint: "https://10.0.0.5:8443".into(),
+    ///     method: "POST".into(),
+    ///     path: "/1.0/certificates".into(),
+    ///     status: 307,
+    ///     location: "http://elsewhere.example/1.0/certificates".into(),
+    /// };
+    /// assert!(err.is_redirect());
+    /// assert!(err.to_string().contains("HTTP 307"));
+    /// ```
+    pub fn is_redirect(&self) -> bool {
+        matches!(self, Error::Redirected { .. })
+    }
+
+    /// True when the server went away: the connection was reset or closed before the reply,
+    /// the body or the stream ended (a body cut mid-way, a websocket closed without a close
+    /// frame), or a write found the peer gone. Nothing is known about what the server did
+    /// with the request.
+    ///
+    /// ```
+    /// use lxd_transport::{Error, tungstenite};
+    /// use tungstenite::error::ProtocolError;
+    /// let cut = Error::WebSocket(tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake));
+    /// assert!(cut.is_disconnected());
+    /// let reset = Error::Disconnected {
+    ///     endpoint: "unix:/run/lxd.socket".into(),
+    ///     source: std::io::Error::from(std::io::ErrorKind::ConnectionReset).into(),
+    /// };
+    /// assert!(reset.is_disconnected() && !reset.is_connect());
+    /// ```
+    pub fn is_disconnected(&self) -> bool {
+        match self {
+            Error::Disconnected { .. } => true,
+            Error::WebSocket(e) => websocket_gone(e),
+            _ => false,
+        }
+    }
+
+    /// The error for a websocket that failed: a connection that went away becomes
+    /// [`Error::Disconnected`], anything else [`Error::WebSocket`].
+    ///
+    /// ```
+    /// use lxd_transport::{Error, tungstenite};
+    /// let err = Error::from_websocket("unix:/run/lxd.socket", tungstenite::Error::ConnectionClosed);
+    /// assert!(matches!(err, Error::Disconnected { .. }));
+    /// assert!(err.to_string().contains("lost"), "{err}");
+    /// ```
+    pub fn from_websocket(
+        endpoint: impl Into<String>,
+        err: tokio_tungstenite::tungstenite::Error,
+    ) -> Error {
+        if websocket_gone(&err) {
+            Error::Disconnected {
+                endpoint: endpoint.into(),
+                source: Box::new(err),
+            }
+        } else {
+            Error::WebSocket(err)
+        }
     }
 
     /// Sorts a reqwest error into connect / TLS / timeout / exchange failures.
-    pub(crate) fn from_reqwest(endpoint: &str, err: reqwest::Error) -> Error {
+    ///
+    /// The URL reqwest keeps in its error loses its query first: a websocket's carries its
+    /// secret, and the error's text and `Debug` would show it.
+    pub(crate) fn from_reqwest(endpoint: &str, mut err: reqwest::Error) -> Error {
+        if let Some(url) = err.url_mut() {
+            url.set_query(None);
+            url.set_fragment(None);
+        }
         let endpoint = endpoint.to_string();
         if err.is_timeout() {
             return Error::Timeout { endpoint };
@@ -181,10 +331,73 @@ impl Error {
                 source: Box::new(err),
             };
         }
+        if connection_gone(&err) {
+            return Error::Disconnected {
+                endpoint,
+                source: Box::new(err),
+            };
+        }
         Error::Http {
             endpoint,
             source: Box::new(err),
         }
+    }
+}
+
+/// Whether an io error says the other end has gone (reset, closed, early end of file).
+pub(crate) fn io_gone(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::BrokenPipe
+            | std::io::ErrorKind::UnexpectedEof
+            | std::io::ErrorKind::NotConnected
+    )
+}
+
+/// Whether a chain of errors ends in the connection going away: an io error of that kind,
+/// or hyper's "connection closed before message completed".
+fn connection_gone(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io_gone(io) {
+                return true;
+            }
+            if let Some(inner) = io.get_ref() {
+                current = Some(inner as &(dyn std::error::Error + 'static));
+                continue;
+            }
+        }
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            // Our own upload source failed: a local error, whatever its kind.
+            if h.is_user() {
+                return false;
+            }
+            // hyper aborts a body being read with this when its connection fails (reset,
+            // closed early, broken framing): the exchange is over.
+            let body_aborted = std::error::Error::source(h)
+                .is_some_and(|cause| cause.to_string() == "connection error");
+            if h.is_incomplete_message() || h.is_closed() || h.is_canceled() || body_aborted {
+                return true;
+            }
+        }
+        current = e.source();
+    }
+    false
+}
+
+/// Whether a websocket error means the connection went away (rather than a protocol error).
+fn websocket_gone(err: &tokio_tungstenite::tungstenite::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error as Ws;
+    use tokio_tungstenite::tungstenite::error::ProtocolError;
+    match err {
+        Ws::ConnectionClosed
+        | Ws::AlreadyClosed
+        | Ws::Protocol(ProtocolError::ResetWithoutClosingHandshake) => true,
+        Ws::Io(io) => io_gone(io),
+        _ => false,
     }
 }
 
@@ -232,6 +445,15 @@ pub(crate) fn tls_message(err: &(dyn std::error::Error + 'static)) -> Option<Str
         };
     }
     None
+}
+
+/// The start of a refusal's body, for a message.
+fn snippet(body: &str) -> &str {
+    let mut end = body.len().min(512);
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    &body[..end]
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {

@@ -11,7 +11,8 @@
 //!   fingerprint that works whatever the certificate's names, CA certificates, or system
 //!   roots). Verification is on unless [`ServerTrust::DangerAcceptAnyCertificate`] is named;
 //! - requests with streamed bodies both ways, keep-alive over HTTPS (not over the unix socket,
-//!   see [`TransportBuilder::build`]), connect and request timeouts;
+//!   see [`TransportBuilder::build`]), connect, request and idle timeouts, a cap on bodies
+//!   read whole, and no redirects (LXD never sends one; a 3xx is [`Error::Redirected`]);
 //! - websocket upgrades on both transports ([`Transport::websocket`]).
 //!
 //! ```no_run
@@ -50,7 +51,10 @@ pub use socket::{
     socket_candidates,
 };
 pub use tls::{ClientIdentity, Fingerprint, PinMismatch, ServerTrust};
-pub use transport::{DEFAULT_HTTPS_PORT, Endpoint, Transport, TransportBuilder, parse_https_url};
+pub use transport::{
+    DEFAULT_HTTPS_PORT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_ERROR_BODY_SIZE,
+    Endpoint, Transport, TransportBuilder, parse_https_url,
+};
 pub use upgraded::UpgradedStream;
 pub use websocket::WebSocket;
 

@@ -272,10 +272,17 @@ impl Request {
 }
 
 /// A response whose body has not been read yet.
+///
+/// Reads of its body are bounded: a whole-body read ([`bytes`](Self::bytes)) by the
+/// transport's body cap, every read by its idle timeout (see
+/// [`TransportBuilder::max_body_size`](crate::TransportBuilder::max_body_size) and
+/// [`TransportBuilder::idle_timeout`](crate::TransportBuilder::idle_timeout)).
 #[derive(Debug)]
 pub struct Response {
     pub(crate) inner: reqwest::Response,
     pub(crate) endpoint: String,
+    pub(crate) max_body: u64,
+    pub(crate) idle: Option<Duration>,
 }
 
 impl Response {
@@ -321,12 +328,61 @@ impl Response {
     /// println!("{}", String::from_utf8_lossy(&json));
     /// # Ok(()) }
     /// ```
+    ///
+    /// A body larger than the transport's cap fails with [`Error::BodyTooLarge`] as soon as
+    /// the cap is passed (nothing past it is held).
     pub async fn bytes(self) -> Result<Bytes> {
-        let endpoint = self.endpoint;
-        self.inner
-            .bytes()
-            .await
-            .map_err(|e| Error::from_reqwest(&endpoint, e))
+        let limit = self.max_body;
+        self.bytes_limited(limit).await
+    }
+
+    /// Reads the whole body, failing with [`Error::BodyTooLarge`] once it passes `limit`
+    /// bytes (checked while streaming: at most `limit` bytes are ever held).
+    ///
+    /// ```no_run
+    /// use lxd_transport::{Request, Transport, http::Method};
+    /// # async fn demo(t: Transport) -> Result<(), lxd_transport::Error> {
+    /// let resp = t.send(Request::new(Method::GET, "/1.0/instances")).await?;
+    /// match resp.bytes_limited(1024 * 1024).await {
+    ///     Err(e) if e.is_body_too_large() => println!("more than 1 MiB of instance names?"),
+    ///     other => println!("{} bytes", other?.len()),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn bytes_limited(mut self, limit: u64) -> Result<Bytes> {
+        let too_large = |endpoint: &str| Error::BodyTooLarge {
+            endpoint: endpoint.to_string(),
+            limit,
+        };
+        let announced = self.inner.content_length();
+        if announced.is_some_and(|n| n > limit) {
+            return Err(too_large(&self.endpoint));
+        }
+        // The announced length is only a hint (a server may lie): never reserve past the cap.
+        let hint = announced.unwrap_or(0).min(limit).min(1 << 20);
+        let mut body = bytes::BytesMut::with_capacity(hint as usize);
+        while let Some(chunk) = self.chunk().await? {
+            if (body.len() + chunk.len()) as u64 > limit {
+                return Err(too_large(&self.endpoint));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    }
+
+    /// Reads at most `limit` bytes of the body and drops the rest unread (for error bodies,
+    /// whose start is all that is shown).
+    pub(crate) async fn prefix(mut self, limit: usize) -> Result<Bytes> {
+        let mut body = bytes::BytesMut::new();
+        while body.len() < limit {
+            match self.chunk().await? {
+                Some(chunk) => {
+                    body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())])
+                }
+                None => break,
+            }
+        }
+        Ok(body.freeze())
     }
 
     /// Reads the next chunk of the body, `None` at its end.
@@ -342,11 +398,24 @@ impl Response {
     /// }
     /// # Ok(()) }
     /// ```
+    ///
+    /// A server that sends nothing for longer than the transport's idle timeout fails the
+    /// read with [`Error::IdleTimeout`]; a connection cut before the body's end fails it with
+    /// an error for which [`Error::is_disconnected`] is true.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
-        self.inner
-            .chunk()
-            .await
-            .map_err(|e| Error::from_reqwest(&self.endpoint, e))
+        let read = self.inner.chunk();
+        let result = match self.idle {
+            Some(idle) => {
+                tokio::time::timeout(idle, read)
+                    .await
+                    .map_err(|_| Error::IdleTimeout {
+                        endpoint: self.endpoint.clone(),
+                        idle,
+                    })?
+            }
+            None => read.await,
+        };
+        result.map_err(|e| Error::from_reqwest(&self.endpoint, e))
     }
 
     /// The body as a stream of chunks. A cut connection ends it with an error, never with a
@@ -362,11 +431,112 @@ impl Response {
     /// println!("image is {size} bytes");
     /// # Ok(()) }
     /// ```
+    ///
+    /// Each chunk is bounded by the idle timeout, as with [`chunk`](Self::chunk).
     pub fn into_stream(self) -> impl Stream<Item = Result<Bytes>> + Send + 'static {
-        let endpoint = self.endpoint;
-        self.inner
-            .bytes_stream()
-            .map(move |r| r.map_err(|e| Error::from_reqwest(&endpoint, e)))
+        futures::stream::unfold(Some(self), |state| async move {
+            let mut response = state?;
+            match response.chunk().await {
+                Ok(Some(chunk)) => Some((Ok(chunk), Some(response))),
+                Ok(None) => None,
+                // Nothing follows an error.
+                Err(e) => Some((Err(e), None)),
+            }
+        })
+    }
+}
+
+/// How far a streamed request body has got, for the idle timeout of uploads: the server
+/// stalls when it stops reading, which shows as hyper no longer asking for the next chunk.
+#[derive(Debug)]
+pub(crate) struct UploadProgress {
+    state: std::sync::Mutex<UploadState>,
+}
+
+#[derive(Debug)]
+struct UploadState {
+    /// When the body last moved (a chunk asked for or handed over).
+    last: tokio::time::Instant,
+    /// hyper is waiting for our next chunk: any wait now is the source's, not the server's.
+    asked: bool,
+    /// The whole body has been handed over.
+    done: bool,
+}
+
+impl UploadProgress {
+    pub(crate) fn new() -> std::sync::Arc<UploadProgress> {
+        std::sync::Arc::new(UploadProgress {
+            state: std::sync::Mutex::new(UploadState {
+                last: tokio::time::Instant::now(),
+                asked: false,
+                done: false,
+            }),
+        })
+    }
+
+    fn update(&self, f: impl FnOnce(&mut UploadState)) {
+        let mut state = self.state.lock().expect("upload progress lock");
+        state.last = tokio::time::Instant::now();
+        f(&mut state);
+    }
+
+    /// Resolves when the server has not taken any of the body for `idle`; never once the
+    /// body is all sent (the wait for the reply is the request timeout's).
+    pub(crate) async fn stalled(&self, idle: Duration) {
+        loop {
+            let deadline = {
+                let state = self.state.lock().expect("upload progress lock");
+                if state.done {
+                    None
+                } else if state.asked {
+                    // Our source is being waited on, not the server: look again later.
+                    Some(tokio::time::Instant::now() + idle)
+                } else if state.last.elapsed() >= idle {
+                    return;
+                } else {
+                    Some(state.last + idle)
+                }
+            };
+            match deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                None => std::future::pending().await,
+            }
+        }
+    }
+}
+
+/// A request body stream that reports its progress to an [`UploadProgress`].
+pub(crate) struct Watched {
+    pub(crate) inner: BoxStream<'static, std::io::Result<Bytes>>,
+    pub(crate) progress: std::sync::Arc<UploadProgress>,
+    /// What is left of an announced length: hyper stops asking once it has it all, so
+    /// the body is done then, not at the stream's end.
+    pub(crate) remaining: Option<u64>,
+}
+
+impl Stream for Watched {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.progress.update(|s| s.asked = true);
+        let next = self.inner.poll_next_unpin(cx);
+        match &next {
+            std::task::Poll::Ready(Some(chunk)) => {
+                let len = chunk.as_ref().map_or(0, |c| c.len() as u64);
+                self.remaining = self.remaining.map(|r| r.saturating_sub(len));
+                let done = self.remaining == Some(0) || chunk.is_err();
+                self.progress.update(|s| {
+                    s.asked = false;
+                    s.done = done;
+                });
+            }
+            std::task::Poll::Ready(None) => self.progress.update(|s| s.done = true),
+            std::task::Poll::Pending => {}
+        }
+        next
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use http::HeaderValue;
 
 use crate::error::{Error, Result};
-use crate::request::{Body, Request, Response, Timeout};
+use crate::request::{Body, Request, Response, Timeout, UploadProgress, Watched};
 use crate::socket::discover_socket;
 use crate::tls::{ClientIdentity, ServerTrust, client_config};
 
@@ -32,6 +32,19 @@ impl fmt::Display for Endpoint {
 
 /// The default LXD HTTPS port.
 pub const DEFAULT_HTTPS_PORT: u16 = 8443;
+
+/// The default cap of a body read whole ([`Response::bytes`]): 64 MiB. LXD's largest
+/// replies are listings with recursion (a few KiB per instance at `recursion=2`, so several
+/// MiB for thousands of instances) and metrics; 64 MiB leaves a wide margin for those and
+/// still stops a hostile server from filling memory.
+pub const DEFAULT_MAX_BODY_SIZE: u64 = 64 * 1024 * 1024;
+
+/// The default cap of an error body (a refused websocket upgrade's, and the client's LXD
+/// error replies): 64 KiB. LXD's error envelopes are well under 1 KiB.
+pub const DEFAULT_MAX_ERROR_BODY_SIZE: u64 = 64 * 1024;
+
+/// The default idle timeout: 60 s without a byte while a body is read or sent.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Parses `https://host[:port]`, `host[:port]` or `[v6]:port` into an HTTPS URL (port 8443
 /// when none is given). Plain `http://` is refused: LXD only speaks HTTPS on the network.
@@ -96,6 +109,9 @@ pub struct TransportBuilder {
     trust: ServerTrust,
     connect_timeout: Option<Duration>,
     timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
+    max_body: u64,
+    max_error_body: u64,
     user_agent: String,
     #[cfg(feature = "native-tls")]
     native_tls: bool,
@@ -183,6 +199,75 @@ impl TransportBuilder {
         self
     }
 
+    /// Fails a body read, or a streamed request body the server stops taking, when nothing
+    /// moves for `idle` (with [`Error::IdleTimeout`]); `None` turns this off. Default:
+    /// [`DEFAULT_IDLE_TIMEOUT`] (60 s).
+    ///
+    /// It applies to every read of a response body ([`Response::bytes`],
+    /// [`Response::chunk`], [`Response::into_stream`]: JSON replies, file and image
+    /// downloads, logs) and to streamed request bodies (file and image uploads). It is
+    /// distinct from the request timeout: a transfer of any length is fine as long as bytes
+    /// keep coming. It does not apply to the wait for a reply's head (the request timeout
+    /// bounds that; an image upload's reply legitimately comes only once the server has
+    /// unpacked it), nor to open websockets: event streams and exec output are legitimately
+    /// silent for as long as nothing happens, and LXD keeps them alive with pings.
+    ///
+    /// ```
+    /// use lxd_transport::{ServerTrust, Transport};
+    /// use std::time::Duration;
+    /// let t = Transport::https_builder("10.0.0.5")
+    ///     .server_trust(ServerTrust::pinned_fingerprint(&"4f".repeat(32))?)
+    ///     .idle_timeout(Duration::from_secs(20))
+    ///     .build()?;
+    /// assert_eq!(t.idle_timeout(), Some(Duration::from_secs(20)));
+    /// let patient = Transport::https_builder("10.0.0.5")
+    ///     .server_trust(ServerTrust::pinned_fingerprint(&"4f".repeat(32))?)
+    ///     .idle_timeout(None)
+    ///     .build()?;
+    /// assert_eq!(patient.idle_timeout(), None);
+    /// # Ok::<(), lxd_transport::Error>(())
+    /// ```
+    pub fn idle_timeout(mut self, idle: impl Into<Option<Duration>>) -> Self {
+        self.idle_timeout = idle.into();
+        self
+    }
+
+    /// Caps a body read whole ([`Response::bytes`]): past `bytes`, the read fails with
+    /// [`Error::BodyTooLarge`] without holding more. Default: [`DEFAULT_MAX_BODY_SIZE`]
+    /// (64 MiB). Streamed reads ([`Response::chunk`], [`Response::into_stream`]) are not
+    /// capped: they hold one chunk at a time.
+    ///
+    /// ```
+    /// use lxd_transport::{ServerTrust, Transport};
+    /// let t = Transport::https_builder("10.0.0.5")
+    ///     .server_trust(ServerTrust::pinned_fingerprint(&"4f".repeat(32))?)
+    ///     .max_body_size(8 * 1024 * 1024)
+    ///     .build()?;
+    /// assert_eq!(t.max_body_size(), 8 * 1024 * 1024);
+    /// # Ok::<(), lxd_transport::Error>(())
+    /// ```
+    pub fn max_body_size(mut self, bytes: u64) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Caps an error body: a refused websocket upgrade's body is read up to `bytes` and the
+    /// rest is left unread. Default: [`DEFAULT_MAX_ERROR_BODY_SIZE`] (64 KiB).
+    ///
+    /// ```
+    /// use lxd_transport::{ServerTrust, Transport};
+    /// let t = Transport::https_builder("10.0.0.5")
+    ///     .server_trust(ServerTrust::pinned_fingerprint(&"4f".repeat(32))?)
+    ///     .max_error_body_size(4096)
+    ///     .build()?;
+    /// assert_eq!(t.max_error_body_size(), 4096);
+    /// # Ok::<(), lxd_transport::Error>(())
+    /// ```
+    pub fn max_error_body_size(mut self, bytes: u64) -> Self {
+        self.max_error_body = bytes;
+        self
+    }
+
     /// Sets the User-Agent header.
     ///
     /// ```
@@ -239,9 +324,12 @@ impl TransportBuilder {
     pub fn build(self) -> Result<Transport> {
         let agent = HeaderValue::from_str(&self.user_agent)
             .map_err(|_| Error::InvalidRequest(format!("bad user agent {:?}", self.user_agent)))?;
+        // LXD never redirects; following one would re-send the request (a trust password,
+        // a token) to wherever the server pointed, plain HTTP included. A 3xx is an error.
         let mut http = reqwest::Client::builder()
             .http1_only()
             .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(agent);
         if let Some(t) = self.connect_timeout {
             http = http.connect_timeout(t);
@@ -291,6 +379,9 @@ impl TransportBuilder {
             base,
             endpoint,
             timeout: self.timeout,
+            idle_timeout: self.idle_timeout,
+            max_body: self.max_body,
+            max_error_body: self.max_error_body,
         })
     }
 }
@@ -312,6 +403,9 @@ pub struct Transport {
     endpoint: Endpoint,
     label: String,
     timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
+    max_body: u64,
+    max_error_body: u64,
 }
 
 impl fmt::Debug for Transport {
@@ -319,6 +413,9 @@ impl fmt::Debug for Transport {
         f.debug_struct("Transport")
             .field("endpoint", &self.label)
             .field("timeout", &self.timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_body", &self.max_body)
+            .field("max_error_body", &self.max_error_body)
             .finish()
     }
 }
@@ -366,6 +463,9 @@ impl Transport {
             trust: ServerTrust::SystemRoots,
             connect_timeout: None,
             timeout: None,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            max_body: DEFAULT_MAX_BODY_SIZE,
+            max_error_body: DEFAULT_MAX_ERROR_BODY_SIZE,
             user_agent: concat!("lxd-rs/", env!("CARGO_PKG_VERSION")).to_string(),
             #[cfg(feature = "native-tls")]
             native_tls: false,
@@ -399,6 +499,49 @@ impl Transport {
     /// ```
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout
+    }
+
+    /// The idle timeout of body reads and streamed uploads (see
+    /// [`TransportBuilder::idle_timeout`]).
+    ///
+    /// ```
+    /// use lxd_transport::{DEFAULT_IDLE_TIMEOUT, ServerTrust, Transport};
+    /// let t = Transport::https_builder("10.0.0.5")
+    ///     .server_trust(ServerTrust::pinned_fingerprint(&"4f".repeat(32))?)
+    ///     .build()?;
+    /// assert_eq!(t.idle_timeout(), Some(DEFAULT_IDLE_TIMEOUT));
+    /// # Ok::<(), lxd_transport::Error>(())
+    /// ```
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeout
+    }
+
+    /// The cap of a body read whole (see [`TransportBuilder::max_body_size`]).
+    ///
+    /// ```
+    /// use lxd_transport::{DEFAULT_MAX_BODY_SIZE, ServerTrust, Transport};
+    /// let t = Transport::https_builder("10.0.0.5")
+    ///     .server_trust(ServerTrust::pinned_fingerprint(&"4f".repeat(32))?)
+    ///     .build()?;
+    /// assert_eq!(t.max_body_size(), DEFAULT_MAX_BODY_SIZE);
+    /// # Ok::<(), lxd_transport::Error>(())
+    /// ```
+    pub fn max_body_size(&self) -> u64 {
+        self.max_body
+    }
+
+    /// The cap of an error body (see [`TransportBuilder::max_error_body_size`]).
+    ///
+    /// ```
+    /// use lxd_transport::{DEFAULT_MAX_ERROR_BODY_SIZE, ServerTrust, Transport};
+    /// let t = Transport::https_builder("10.0.0.5")
+    ///     .server_trust(ServerTrust::pinned_fingerprint(&"4f".repeat(32))?)
+    ///     .build()?;
+    /// assert_eq!(t.max_error_body_size(), DEFAULT_MAX_ERROR_BODY_SIZE);
+    /// # Ok::<(), lxd_transport::Error>(())
+    /// ```
+    pub fn max_error_body_size(&self) -> u64 {
+        self.max_error_body
     }
 
     pub(crate) fn label(&self) -> &str {
@@ -444,6 +587,7 @@ impl Transport {
         if let Some(limit) = limit {
             builder = builder.timeout(limit);
         }
+        let mut progress = None;
         builder = match request.body {
             Body::Empty => builder,
             Body::Bytes(b) => builder.body(b),
@@ -451,11 +595,36 @@ impl Transport {
                 if let Some(len) = length {
                     builder = builder.header(http::header::CONTENT_LENGTH, len);
                 }
+                let stream = match self.idle_timeout {
+                    Some(_) => {
+                        let watched = UploadProgress::new();
+                        progress = Some(watched.clone());
+                        Box::pin(Watched {
+                            inner: stream,
+                            progress: watched,
+                            remaining: length,
+                        })
+                    }
+                    None => stream,
+                };
                 builder.body(reqwest::Body::wrap_stream(stream))
             }
         };
-        let result = builder.send().await;
-        // Only the path: queries can carry websocket secrets.
+        let sending = builder.send();
+        let result = match (progress, self.idle_timeout) {
+            (Some(progress), Some(idle)) => tokio::select! {
+                result = sending => result.map_err(|e| Error::from_reqwest(&self.label, e)),
+                () = progress.stalled(idle) => Err(Error::IdleTimeout {
+                    endpoint: self.label.clone(),
+                    idle,
+                }),
+            },
+            _ => sending
+                .await
+                .map_err(|e| Error::from_reqwest(&self.label, e)),
+        };
+        // Only the path: queries can carry websocket secrets (and the error's URL has lost
+        // its query in from_reqwest).
         match &result {
             Ok(resp) => tracing::debug!(
                 endpoint = %self.label,
@@ -473,12 +642,33 @@ impl Transport {
                 "lxd request failed"
             ),
         }
-        let inner = result.map_err(|e| Error::from_reqwest(&self.label, e))?;
+        let inner = result?;
+        if inner.status().is_redirection() {
+            return Err(Error::Redirected {
+                endpoint: self.label.clone(),
+                method: request.method.to_string(),
+                path: request.path.clone(),
+                status: inner.status().as_u16(),
+                location: location_without_query(inner.headers()),
+            });
+        }
         Ok(Response {
             inner,
             endpoint: self.label.clone(),
+            max_body: self.max_body,
+            idle: self.idle_timeout,
         })
     }
+}
+
+/// A redirect's `Location`, without its query and fragment (they could carry a secret).
+fn location_without_query(headers: &http::HeaderMap) -> String {
+    let Some(value) = headers.get(http::header::LOCATION) else {
+        return String::new();
+    };
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let end = text.find(['?', '#']).unwrap_or(text.len());
+    text[..end].to_string()
 }
 
 #[cfg(test)]

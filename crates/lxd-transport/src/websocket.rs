@@ -18,9 +18,6 @@ use crate::upgraded::UpgradedStream;
 /// sent readable after it has gone).
 pub type WebSocket = WebSocketStream<UpgradedStream>;
 
-/// How much of a refusal's body is kept for the error.
-const REFUSAL_SNIPPET: usize = 512;
-
 impl Transport {
     /// Opens a websocket at `path` with the given query (for example an operation's
     /// `/1.0/operations/<id>/websocket` with its `secret`). The handshake is bounded by the
@@ -69,12 +66,13 @@ impl Transport {
         let response = self.send(request).await?;
         if response.status() != StatusCode::SWITCHING_PROTOCOLS {
             let status = response.status().as_u16();
-            let body = response.bytes().await.unwrap_or_default();
-            let end = body.len().min(REFUSAL_SNIPPET);
+            // Only the start of the body is read: the rest is never buffered.
+            let limit = usize::try_from(self.max_error_body_size()).unwrap_or(usize::MAX);
+            let body = response.prefix(limit).await.unwrap_or_default();
             return Err(Error::WebSocketRefused {
                 path: path.to_string(),
                 status,
-                body: String::from_utf8_lossy(&body[..end]).into_owned(),
+                body: String::from_utf8_lossy(&body).into_owned(),
             });
         }
         let expected = derive_accept_key(key.as_bytes());
