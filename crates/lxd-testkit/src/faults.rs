@@ -41,6 +41,10 @@ pub enum Fault {
     /// Handle the request, send the headers (with the full `Content-Length`) and half of the
     /// body, then drop the connection.
     ResetMidResponse,
+    /// Handle the request, send the headers (with the full `Content-Length`) and half of the
+    /// body, then nothing more while keeping the connection open: a server that stalls
+    /// mid-transfer (what a client's idle timeout, or its caller's deadline, must end).
+    StallMidResponse,
     /// Handle the request and send a well-formed HTTP reply whose JSON body is cut in half.
     TruncatedJson,
     /// Handle the request and send a well-formed HTTP reply whose body is malformed JSON.
@@ -67,6 +71,8 @@ pub struct FaultRule {
     method: Option<Method>,
     path: Option<String>,
     remaining: Option<u32>,
+    /// Matching requests still to let through before the rule applies.
+    skip: u32,
 }
 
 impl FaultRule {
@@ -92,6 +98,7 @@ impl FaultRule {
             method: None,
             path: None,
             remaining: None,
+            skip: 0,
         }
     }
 
@@ -178,6 +185,28 @@ impl FaultRule {
         self
     }
 
+    /// Lets the first `n` matching requests through untouched; the rule applies from the
+    /// next one on (then [`times`](FaultRule::times) counts). What a fault in the middle of
+    /// a sequence needs: the third file of a recursive pull, the second chunk of a series.
+    ///
+    /// ```
+    /// use lxd_testkit::{Fault, FaultRule, TestServer};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = TestServer::start().await?;
+    /// # let client = lxd_client::Client::unix(server.socket_path())?;
+    /// let busy = Fault::Error { status: 503, message: "busy".into() };
+    /// server.faults().add(FaultRule::new(busy).path("/1.0/profiles").after(1).times(1));
+    /// assert!(client.profiles().list_names().await.is_ok()); // let through
+    /// assert!(client.profiles().list_names().await.is_err()); // the fault
+    /// assert!(client.profiles().list_names().await.is_ok()); // used up
+    /// # Ok(()) }
+    /// ```
+    pub fn after(mut self, n: u32) -> FaultRule {
+        self.skip = n;
+        self
+    }
+
     fn matches(&self, method: &Method, path: &str) -> bool {
         if self.method.as_ref().is_some_and(|m| m != method) {
             return false;
@@ -221,6 +250,7 @@ pub struct Faults {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ReplyFault {
     Reset,
+    Stall,
     Truncated,
     Malformed,
 }
@@ -362,6 +392,10 @@ impl Faults {
             if rule.remaining == Some(0) || !rule.matches(method, path) {
                 continue;
             }
+            if rule.skip > 0 {
+                rule.skip -= 1;
+                continue;
+            }
             if let Some(n) = rule.remaining.as_mut() {
                 *n -= 1;
             }
@@ -372,6 +406,9 @@ impl Faults {
                 }
                 Fault::ResetMidResponse => {
                     out.reply.get_or_insert(ReplyFault::Reset);
+                }
+                Fault::StallMidResponse => {
+                    out.reply.get_or_insert(ReplyFault::Stall);
                 }
                 Fault::TruncatedJson => {
                     out.reply.get_or_insert(ReplyFault::Truncated);
@@ -412,6 +449,18 @@ pub(crate) async fn break_reply(
         ReplyFault::Malformed => full(Bytes::from_static(
             b"{\"type\":\"sync\",\"status\":\"Success\",\"status_code\":200,\"metadata\":{\"name\": ]\n",
         )),
+        ReplyFault::Stall => {
+            parts.headers.insert(
+                http::header::CONTENT_LENGTH,
+                http::HeaderValue::from(bytes.len().max(2)),
+            );
+            let half = bytes.slice(..bytes.len() / 2);
+            // The connection stays open (until the client leaves or the server stops).
+            let first = stream::once(async move {
+                Ok::<_, BoxError>(hyper::body::Frame::data(half))
+            });
+            StreamBody::new(first.chain(stream::pending())).boxed_unsync()
+        }
         ReplyFault::Reset => {
             parts.headers.insert(
                 http::header::CONTENT_LENGTH,
@@ -491,6 +540,24 @@ mod tests {
             Duration::ZERO
         );
         faults.clear();
+        assert!(faults.is_empty());
+    }
+
+    #[test]
+    fn after_lets_the_first_matches_through() {
+        let faults = Faults::default();
+        faults.add(
+            FaultRule::new(Fault::MalformedJson)
+                .path("/1.0/instances")
+                .after(2)
+                .times(1),
+        );
+        let reply = |path| faults.for_request(&Method::GET, path).reply;
+        assert_eq!(reply("/1.0/profiles"), None); // not a match: not counted
+        assert_eq!(reply("/1.0/instances"), None);
+        assert_eq!(reply("/1.0/instances/c1"), None);
+        assert_eq!(reply("/1.0/instances"), Some(ReplyFault::Malformed));
+        assert_eq!(reply("/1.0/instances"), None);
         assert!(faults.is_empty());
     }
 }

@@ -4,7 +4,6 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -44,6 +43,9 @@ pub(crate) struct Inner {
     pub(crate) pid: i64,
     /// (project, instance) whose processes all died (stop, restart): exec sessions end.
     pub(crate) killed: tokio::sync::broadcast::Sender<(String, String)>,
+    /// Request body bytes read so far, all connections together: what tests check to
+    /// prove a refused body was not read.
+    pub(crate) body_bytes_read: std::sync::atomic::AtomicU64,
 }
 
 impl Inner {
@@ -593,7 +595,9 @@ fn pairs(config: &[(&str, &str)]) -> Vec<(String, String)> {
 pub struct TestServer {
     inner: Arc<Inner>,
     dir: PathBuf,
-    owns_dir: bool,
+    /// The default directory, removed on drop: `TempDir` removes it with std's
+    /// `remove_dir_all`, which never follows a symlink out of the tree.
+    owned_dir: Option<tempfile::TempDir>,
     socket: PathBuf,
     https: Option<SocketAddr>,
     tasks: Vec<JoinHandle<()>>,
@@ -607,8 +611,6 @@ impl std::fmt::Debug for TestServer {
             .finish_non_exhaustive()
     }
 }
-
-static INSTANCE: AtomicU32 = AtomicU32::new(0);
 
 impl TestServer {
     /// Starts a server with the defaults: unix socket only, in a fresh temporary directory,
@@ -645,19 +647,28 @@ impl TestServer {
     }
 
     async fn launch(builder: TestServerBuilder) -> Result<TestServer, Error> {
-        let (dir, owns_dir) = match &builder.dir {
-            Some(dir) => (dir.clone(), false),
+        // The default directory gets an unpredictable name, created exclusively with mode
+        // 0700 (tempfile): a name derived from the pid could be planted in advance by another
+        // local user as a symlink, which would then receive `server.key` and be emptied
+        // when the server drops.
+        let (dir, owned_dir) = match &builder.dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| Error::new(format!("creating {}: {e}", dir.display())))?;
+                (dir.clone(), None)
+            }
             None => {
-                let dir = std::env::temp_dir().join(format!(
-                    "lxd-testkit-{}-{}",
-                    std::process::id(),
-                    INSTANCE.fetch_add(1, Ordering::Relaxed)
-                ));
-                (dir, true)
+                use std::os::unix::fs::PermissionsExt;
+                // mkdir(2) fails on an existing entry (a planted link included), so the
+                // directory is ours; tempfile retries with another random name then.
+                let temp = tempfile::Builder::new()
+                    .prefix("lxd-testkit-")
+                    .permissions(std::fs::Permissions::from_mode(0o700))
+                    .tempdir()
+                    .map_err(|e| Error::new(format!("creating a temporary directory: {e}")))?;
+                (temp.path().to_path_buf(), Some(temp))
             }
         };
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::new(format!("creating {}: {e}", dir.display())))?;
         let dir = dir.canonicalize().unwrap_or(dir);
         let socket = dir.join("unix.socket");
         if socket.as_os_str().len() > 107 {
@@ -727,6 +738,7 @@ impl TestServer {
             shutdown,
             pid: i64::from(std::process::id()),
             killed: tokio::sync::broadcast::channel(64).0,
+            body_bytes_read: std::sync::atomic::AtomicU64::new(0),
         });
 
         let mut tasks = vec![tokio::spawn(accept_unix(inner.clone(), listener))];
@@ -743,7 +755,7 @@ impl TestServer {
         Ok(TestServer {
             inner,
             dir,
-            owns_dir,
+            owned_dir,
             socket,
             https,
             tasks,
@@ -1062,8 +1074,8 @@ impl Drop for TestServer {
             task.abort();
         }
         let _ = std::fs::remove_file(&self.socket);
-        if self.owns_dir {
-            let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(dir) = self.owned_dir.take() {
+            let _ = dir.close();
         }
     }
 }
@@ -1086,22 +1098,30 @@ fn bind_unix(path: &Path) -> Result<UnixListener, Error> {
     Ok(listener)
 }
 
-/// Writes `server.crt` and `server.key` like LXD does in its directory.
+/// Writes `server.crt` and `server.key` like LXD does in its directory, never through a
+/// symlink: an existing entry is unlinked (a link goes, its target stays untouched), then
+/// the file is created exclusively (`O_CREAT | O_EXCL` refuses any link found at the path).
 fn write_identity(dir: &Path, identity: &ServerIdentity) -> Result<(), Error> {
+    write_new(&dir.join("server.crt"), identity.cert_pem.as_bytes(), 0o644)?;
+    write_new(&dir.join("server.key"), identity.key_pem.as_bytes(), 0o600)
+}
+
+fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::write(dir.join("server.crt"), &identity.cert_pem)
-        .map_err(|e| Error::new(format!("writing server.crt: {e}")))?;
-    let mut key = std::fs::OpenOptions::new()
+    let failed = |e: std::io::Error| Error::new(format!("writing {}: {e}", path.display()));
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(failed(e)),
+    }
+    let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(dir.join("server.key"))
-        .map_err(|e| Error::new(format!("writing server.key: {e}")))?;
-    key.write_all(identity.key_pem.as_bytes())
-        .map_err(|e| Error::new(format!("writing server.key: {e}")))?;
-    Ok(())
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(failed)?;
+    file.write_all(contents).map_err(failed)
 }
 
 async fn accept_unix(inner: Arc<Inner>, listener: UnixListener) {
@@ -1195,29 +1215,316 @@ async fn handle(
         inner.requests.record(&req);
         return error_response(&ApiError::new(status, message));
     }
-    if req.is_websocket() {
-        req.upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
-    } else {
-        match body.collect().await {
-            Ok(collected) => req.body = collected.to_bytes(),
-            Err(e) => {
-                inner.requests.record(&req);
-                return error_response(&ApiError::bad_request(e.to_string()));
-            }
-        }
-    }
-    inner.requests.record(&req);
+    // Trust and route first: an untrusted client is refused before a byte of its body is
+    // read (LXD answers 403 the same way), so it cannot make the server buffer anything.
     req.trusted = match &req.identity {
         Identity::Unix => true,
         Identity::Tls { fingerprint, .. } => fingerprint
             .as_deref()
             .is_some_and(|fp| inner.state().is_trusted(fp)),
     };
+    if let Err(refusal) = crate::api::precheck(&req) {
+        inner.requests.record(&req);
+        return error_response(&refusal);
+    }
+    if req.is_websocket() {
+        req.upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+    } else {
+        match read_body(&inner, body, crate::api::body_limit(&req)).await {
+            Ok(bytes) => req.body = bytes,
+            Err(error) => {
+                inner.requests.record(&req);
+                return error_response(&error);
+            }
+        }
+    }
+    inner.requests.record(&req);
     let reply_fault = req.faults.reply;
     tracing::debug!(method = %req.method, path = %req.path, "request");
     let response = render(crate::api::handle(&inner, req).await);
     match reply_fault {
         Some(fault) => crate::faults::break_reply(fault, response).await,
         None => response,
+    }
+}
+
+/// Reads a request body, at most `limit` bytes (none for uploads: file pushes, images,
+/// backups). A body announced larger than the limit is refused unread; one that grows past
+/// it (chunked) is refused as soon as it does, not after the end.
+async fn read_body(
+    inner: &Inner,
+    mut body: Incoming,
+    limit: Option<usize>,
+) -> Result<bytes::Bytes, ApiError> {
+    use hyper::body::Body as _;
+    let too_large = |limit: usize| {
+        ApiError::new(
+            413,
+            format!("Request body is larger than {limit} bytes (the testkit's cap)"),
+        )
+    };
+    if let Some(limit) = limit
+        && body.size_hint().lower() > limit as u64
+    {
+        return Err(too_large(limit));
+    }
+    let mut collected = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        inner
+            .body_bytes_read
+            .fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        if let Some(limit) = limit
+            && collected.len() + data.len() > limit
+        {
+            return Err(too_large(limit));
+        }
+        collected.extend_from_slice(&data);
+    }
+    Ok(collected.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The listener against hostile clients: bodies refused before they are read.
+
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+    use super::TestServer;
+
+    /// Accepts the testkit's own certificate (checked by DER, not by name).
+    #[derive(Debug)]
+    struct Pinned(Vec<u8>);
+
+    impl rustls::client::danger::ServerCertVerifier for Pinned {
+        fn verify_server_cert(
+            &self,
+            end_entity: &rustls_pki_types::CertificateDer<'_>,
+            _: &[rustls_pki_types::CertificateDer<'_>],
+            _: &rustls_pki_types::ServerName<'_>,
+            _: &[u8],
+            _: rustls_pki_types::UnixTime,
+        ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+            assert_eq!(end_entity.as_ref(), self.0.as_slice(), "not the testkit");
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls_pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &rustls::crypto::ring::default_provider().signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls_pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &rustls::crypto::ring::default_provider().signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            rustls::crypto::ring::default_provider()
+                .signature_verification_algorithms
+                .supported_schemes()
+        }
+    }
+
+    /// A TLS connection without a client certificate: an untrusted client.
+    async fn untrusted(
+        server: &TestServer,
+    ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+        let der = crate::tls::der_from_pem(server.certificate_pem()).unwrap();
+        let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(Pinned(der)))
+        .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+        let tcp = tokio::net::TcpStream::connect(server.https_address().unwrap())
+            .await
+            .unwrap();
+        let name = rustls_pki_types::ServerName::try_from("lxd-testkit").unwrap();
+        connector.connect(name, tcp).await.unwrap()
+    }
+
+    /// Reads one response head and its `Content-Length` body; `(status, body)`.
+    async fn read_response(stream: &mut (impl AsyncRead + Unpin)) -> (u16, String) {
+        let mut seen = Vec::new();
+        let mut byte = [0u8; 1];
+        while !seen.ends_with(b"\r\n\r\n") {
+            let n = stream
+                .read(&mut byte)
+                .await
+                .expect("a response, not a reset");
+            assert_eq!(n, 1, "connection closed before a response: {seen:?}");
+            seen.push(byte[0]);
+        }
+        let head = String::from_utf8(seen).unwrap();
+        let status = head[9..12].parse().unwrap();
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().unwrap())
+            })
+            .unwrap_or(0);
+        let mut body = vec![0u8; length];
+        stream.read_exact(&mut body).await.unwrap();
+        (status, String::from_utf8(body).unwrap())
+    }
+
+    /// Sends a request head announcing `announced` body bytes (chunked when `None`), then
+    /// `sent` bytes of body (as chunks of 64 KiB when chunked), and waits for the answer
+    /// without sending the rest: an answer proves the server did not wait for the body.
+    async fn refused_before_the_body(
+        stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
+        request_line: &str,
+        announced: Option<u64>,
+        sent: usize,
+    ) -> (u16, String) {
+        let framing = match announced {
+            Some(length) => format!("Content-Length: {length}"),
+            None => "Transfer-Encoding: chunked".to_string(),
+        };
+        let head = format!(
+            "{request_line}\r\nHost: lxd\r\nContent-Type: application/json\r\n{framing}\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let chunk = vec![b' '; 64 << 10];
+        let mut left = sent;
+        while left > 0 {
+            let n = left.min(chunk.len());
+            let written = if announced.is_some() {
+                stream.write_all(&chunk[..n]).await
+            } else {
+                let mut framed = format!("{n:x}\r\n").into_bytes();
+                framed.extend_from_slice(&chunk[..n]);
+                framed.extend_from_slice(b"\r\n");
+                stream.write_all(&framed).await
+            };
+            if written.is_err() {
+                break; // the server stopped reading and closed: what we want
+            }
+            left -= n;
+        }
+        let _ = stream.flush().await;
+        tokio::time::timeout(Duration::from_secs(10), read_response(stream))
+            .await
+            .expect("no answer until the whole body is sent: the server waited for it")
+    }
+
+    /// Regression (issue #21): the listener read whole bodies before checking trust, so an
+    /// untrusted HTTPS client could make it buffer anything it sent. Now it answers 403
+    /// without reading the body (announced 1 GiB, 256 KiB sent, the rest never comes).
+    #[tokio::test]
+    async fn untrusted_writes_are_refused_before_their_body() {
+        let server = TestServer::builder().https().start().await.unwrap();
+        for (request_line, announced) in [
+            ("POST /1.0/instances HTTP/1.1", Some(1u64 << 30)),
+            ("PUT /1.0 HTTP/1.1", None),
+            (
+                "POST /1.0/instances/c1/files?path=/x HTTP/1.1",
+                Some(1 << 30),
+            ),
+        ] {
+            let before = server.inner.body_bytes_read.load(Ordering::Relaxed);
+            let mut tls = untrusted(&server).await;
+            let (status, body) =
+                refused_before_the_body(&mut tls, request_line, announced, 256 << 10).await;
+            assert_eq!(status, 403, "{request_line}: {body}");
+            let reply: serde_json::Value = serde_json::from_str(body.trim()).unwrap();
+            assert_eq!(reply["error"], "not authorized");
+            assert_eq!(reply["error_code"], 403);
+            let read = server.inner.body_bytes_read.load(Ordering::Relaxed) - before;
+            assert_eq!(read, 0, "{request_line}: the server read {read} body bytes");
+        }
+    }
+
+    /// Trusted JSON bodies are capped at 16 MiB: announced larger, refused unread (413);
+    /// chunked and endless (bounded at 64 MiB here), refused once past the cap, not at the
+    /// end. Uploads (file pushes) stay uncapped.
+    #[tokio::test]
+    async fn trusted_json_bodies_are_capped() {
+        let server = TestServer::start().await.unwrap();
+        let mut unix = tokio::net::UnixStream::connect(server.socket_path())
+            .await
+            .unwrap();
+        let (status, body) =
+            refused_before_the_body(&mut unix, "POST /1.0/profiles HTTP/1.1", Some(1 << 30), 0)
+                .await;
+        assert_eq!(status, 413, "{body}");
+        assert_eq!(server.inner.body_bytes_read.load(Ordering::Relaxed), 0);
+
+        let mut unix = tokio::net::UnixStream::connect(server.socket_path())
+            .await
+            .unwrap();
+        let (status, body) =
+            refused_before_the_body(&mut unix, "POST /1.0/profiles HTTP/1.1", None, 64 << 20).await;
+        assert_eq!(status, 413, "{body}");
+        let read = server.inner.body_bytes_read.load(Ordering::Relaxed);
+        assert!(read <= (16 << 20) + (64 << 10), "read {read} bytes");
+
+        // A file push is an upload: 20 MiB pass.
+        let client = lxd_client_free_launch(&server).await;
+        let push = format!(
+            "POST /1.0/instances/{client}/files?path=/tmp/big HTTP/1.1\r\nHost: lxd\r\nContent-Length: {}\r\n\r\n",
+            20 << 20
+        );
+        let mut unix = tokio::net::UnixStream::connect(server.socket_path())
+            .await
+            .unwrap();
+        unix.write_all(push.as_bytes()).await.unwrap();
+        unix.write_all(&vec![b'x'; 20 << 20]).await.unwrap();
+        let (status, body) = read_response(&mut unix).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// Creates an instance straight in the state (this crate's unit tests have no client).
+    async fn lxd_client_free_launch(server: &TestServer) -> String {
+        let mut unix = tokio::net::UnixStream::connect(server.socket_path())
+            .await
+            .unwrap();
+        let body = r#"{"name":"c1","source":{"type":"image","alias":"busybox"}}"#;
+        let request = format!(
+            "POST /1.0/instances HTTP/1.1\r\nHost: lxd\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        unix.write_all(request.as_bytes()).await.unwrap();
+        let (status, reply) = read_response(&mut unix).await;
+        assert_eq!(status, 202, "{reply}");
+        let operation: serde_json::Value = serde_json::from_str(reply.trim()).unwrap();
+        let wait = format!(
+            "GET {}/wait HTTP/1.1\r\nHost: lxd\r\n\r\n",
+            operation["operation"].as_str().unwrap()
+        );
+        unix.write_all(wait.as_bytes()).await.unwrap();
+        let (status, reply) = read_response(&mut unix).await;
+        assert_eq!(status, 200, "{reply}");
+        "c1".to_string()
     }
 }

@@ -279,7 +279,8 @@ fn parse_duration(text: &str) -> Option<Duration> {
         _ => (text, 1.0),
     };
     let seconds: f64 = number.parse().ok()?;
-    (seconds >= 0.0 && seconds.is_finite()).then(|| Duration::from_secs_f64(seconds * scale))
+    // `try_`: `sleep 1e300` must be an invalid number, not a panic in the server.
+    Duration::try_from_secs_f64(seconds * scale).ok()
 }
 
 async fn sleep(args: &[String], io: &mut Io) -> Result<i32, Closed> {
@@ -290,7 +291,8 @@ async fn sleep(args: &[String], io: &mut Io) -> Result<i32, Closed> {
     let mut total = Duration::ZERO;
     for arg in args {
         match parse_duration(arg) {
-            Some(d) => total += d,
+            // Saturating: tokio sleeps "forever" past its horizon instead of overflowing.
+            Some(d) => total = total.saturating_add(d),
             None => {
                 io.stderr
                     .write(format!("sleep: invalid number '{arg}'\n"))
@@ -1151,6 +1153,19 @@ fn describe(e: &FsError) -> &'static str {
 mod tests {
     use super::*;
     use crate::fs::Fs;
+
+    /// Regression: `sleep 1e300` (any exec client can send it) panicked in
+    /// `Duration::from_secs_f64`; a sum past `Duration::MAX` panicked in `+=`.
+    #[test]
+    fn sleep_durations_never_panic() {
+        assert_eq!(parse_duration("1e300"), None);
+        assert_eq!(parse_duration("1e18d"), None);
+        assert_eq!(parse_duration("-1"), None);
+        assert_eq!(parse_duration("nan"), None);
+        assert_eq!(parse_duration("inf"), None);
+        assert_eq!(parse_duration("é"), None);
+        assert_eq!(parse_duration("1.5m"), Some(Duration::from_secs(90)));
+    }
 
     struct MemFiles(Mutex<Fs>);
 

@@ -34,29 +34,71 @@ fn fs_error(e: FsError) -> ApiError {
     }
 }
 
-/// Go's `strconv.ParseInt(s, 0, 64)`: `0x` hex, `0o` or leading `0` octal, else decimal.
+/// Go's `strconv.ParseInt(s, 0, 64)`: one optional sign, then `0x` hex, `0o` or leading `0`
+/// octal, `0b` binary, else decimal (`_` between digits after a prefix, as Go allows); `None`
+/// past the range of an `i64`. Header values come from any client: nothing here may overflow.
 fn parse_go_int(text: &str) -> Option<i64> {
-    let text = text.trim();
     let (negative, digits) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text.strip_prefix('+').unwrap_or(text)),
     };
-    let value = if let Some(hex) = digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-    {
-        i64::from_str_radix(hex, 16).ok()?
-    } else if let Some(oct) = digits
-        .strip_prefix("0o")
-        .or_else(|| digits.strip_prefix("0O"))
-    {
-        i64::from_str_radix(oct, 8).ok()?
-    } else if digits.len() > 1 && digits.starts_with('0') {
-        i64::from_str_radix(&digits[1..], 8).ok()?
+    let lower = digits.to_ascii_lowercase();
+    let (radix, body, prefixed) = if let Some(hex) = lower.strip_prefix("0x") {
+        (16, hex, true)
+    } else if let Some(oct) = lower.strip_prefix("0o") {
+        (8, oct, true)
+    } else if let Some(bin) = lower.strip_prefix("0b") {
+        (2, bin, true)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..], true)
     } else {
-        digits.parse().ok()?
+        (10, lower.as_str(), false)
     };
-    Some(if negative { -value } else { value })
+    // Go allows `_` only with a base prefix, after it or between digits.
+    if prefixed && (body.ends_with('_') || body.contains("__")) {
+        return None;
+    }
+    let mut magnitude: u64 = 0;
+    let mut any = false;
+    for c in body.chars() {
+        if c == '_' && prefixed {
+            continue;
+        }
+        // `to_digit` refuses signs, so a second sign ("-0x-8...") is a syntax error as in Go.
+        let digit = c.to_digit(radix)?;
+        magnitude = magnitude
+            .checked_mul(u64::from(radix))?
+            .checked_add(u64::from(digit))?;
+        any = true;
+    }
+    if !any {
+        return None;
+    }
+    if negative {
+        // -2^63 is the one magnitude whose negation fits and whose positive does not.
+        0i64.checked_sub_unsigned(magnitude)
+    } else {
+        i64::try_from(magnitude).ok()
+    }
+}
+
+/// Go's `strconv.Atoi` on a 64-bit build: decimal with one optional sign, in range.
+fn parse_go_atoi(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// LXD's `ParseLXDFileHeaders` mode rule: `Atoi` must accept the value (else -1: the
+/// default mode), then `ParseInt(value, 0, 0)` reads it (so `0640` is octal); if that
+/// fails the decimal value stands.
+fn parse_mode(text: &str) -> i64 {
+    match parse_go_atoi(text) {
+        None => -1,
+        Some(decimal) => parse_go_int(text).unwrap_or(decimal),
+    }
 }
 
 /// `X-LXD-uid`, `-gid`, `-mode` (-1 when absent or unparsable), `-type` and `-write`.
@@ -69,16 +111,11 @@ struct FileHeaders {
 }
 
 fn file_headers(flavor: ServerFlavor, req: &Req) -> FileHeaders {
-    let number = |name: &str, go_base_zero: bool| {
+    // LXD reads uid and gid with `ParseInt(value, 10, 64)`, -1 on any error.
+    let id = |name: &str| {
         flavor
             .file_header(&req.headers, name)
-            .and_then(|v| {
-                if go_base_zero {
-                    parse_go_int(&v)
-                } else {
-                    v.trim().parse().ok()
-                }
-            })
+            .and_then(|v| parse_go_atoi(&v))
             .unwrap_or(-1)
     };
     let text = |name: &str, default: &str| {
@@ -87,9 +124,11 @@ fn file_headers(flavor: ServerFlavor, req: &Req) -> FileHeaders {
             .unwrap_or_else(|| default.to_string())
     };
     FileHeaders {
-        uid: number("uid", false),
-        gid: number("gid", false),
-        mode: number("mode", true),
+        uid: id("uid"),
+        gid: id("gid"),
+        mode: flavor
+            .file_header(&req.headers, "mode")
+            .map_or(-1, |v| parse_mode(&v)),
         kind: text("type", "file"),
         write: text("write", "overwrite"),
     }
@@ -278,7 +317,7 @@ pub(crate) fn delete(inner: &Arc<Inner>, req: &Req, name: &str) -> ApiResult {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_go_int;
+    use super::{parse_go_atoi, parse_go_int, parse_mode};
 
     #[test]
     fn go_base_zero_ints() {
@@ -289,5 +328,38 @@ mod tests {
         assert_eq!(parse_go_int("0"), Some(0));
         assert_eq!(parse_go_int("-1"), Some(-1));
         assert_eq!(parse_go_int("abc"), None);
+        assert_eq!(parse_go_int("0x_1f"), Some(0x1f));
+        assert_eq!(parse_go_int("0x"), None);
+        assert_eq!(parse_go_int(""), None);
+        assert_eq!(parse_go_int("-"), None);
+    }
+
+    /// Regression: `-0x-8000000000000000` used to negate `i64::MIN` (a panic in debug
+    /// builds, reached by any client through `X-LXD-mode`).
+    #[test]
+    fn go_ints_never_overflow() {
+        assert_eq!(parse_go_int("-0x-8000000000000000"), None);
+        assert_eq!(parse_go_int("--1"), None);
+        assert_eq!(parse_go_int("+-1"), None);
+        assert_eq!(parse_go_int("-0x8000000000000000"), Some(i64::MIN));
+        assert_eq!(parse_go_int("0x8000000000000000"), None);
+        assert_eq!(parse_go_int("0x7fffffffffffffff"), Some(i64::MAX));
+        assert_eq!(parse_go_int("-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_go_int("9223372036854775808"), None);
+        assert_eq!(parse_go_int("0xffffffffffffffffffff"), None);
+        assert_eq!(parse_go_int("01777777777777777777777"), None); // 2^64 - 1
+    }
+
+    #[test]
+    fn modes_follow_lxd() {
+        assert_eq!(parse_mode("0640"), 0o640);
+        assert_eq!(parse_mode("644"), 644); // decimal, as LXD reads it
+        assert_eq!(parse_mode("0x1ff"), -1); // `Atoi` refuses it: the default mode
+        assert_eq!(parse_mode("0999"), 999); // not octal: the decimal value stands
+        assert_eq!(parse_mode("-0x-8000000000000000"), -1);
+        assert_eq!(parse_mode("99999999999999999999"), -1);
+        assert_eq!(parse_go_atoi("-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_go_atoi("+7"), Some(7));
+        assert_eq!(parse_go_atoi(" 7"), None);
     }
 }

@@ -70,6 +70,38 @@ pub(crate) fn text<'a>(body: &'a serde_json::Map<String, serde_json::Value>, key
         .unwrap_or_default()
 }
 
+/// The checks that need no body: the API version prefix and trust. The listener runs them
+/// before reading a body, so an untrusted client's body is never read.
+pub(crate) fn precheck(req: &Req) -> Result<(), ApiError> {
+    let path = req.path.as_str();
+    if path == "/" || path.is_empty() {
+        return Ok(());
+    }
+    if path != "/1.0" && !path.starts_with("/1.0/") {
+        return Err(ApiError::not_found("not found"));
+    }
+    if !req.trusted && !public_endpoint(req) {
+        return Err(ApiError::forbidden());
+    }
+    Ok(())
+}
+
+/// The most a request body may hold: 16 MiB for JSON (LXD's objects are far smaller), no
+/// cap for the endpoints that take uploads (file pushes, images, backups, volume imports),
+/// which the handlers stream into their state anyway.
+pub(crate) fn body_limit(req: &Req) -> Option<usize> {
+    const JSON_BODY_LIMIT: usize = 16 << 20;
+    let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
+    let json = req.header("content-type") == Some("application/json");
+    let upload = req.method == http::Method::POST
+        && match segs.as_slice() {
+            ["instances", _, "files"] => true,
+            ["images"] | ["instances"] | ["storage-pools", _, "volumes", ..] => !json,
+            _ => false,
+        };
+    (!upload || !req.trusted).then_some(JSON_BODY_LIMIT)
+}
+
 /// Dispatches a request.
 pub(crate) async fn handle(inner: &Arc<Inner>, req: Req) -> ApiResult {
     let path = req.path.as_str();
@@ -79,12 +111,7 @@ pub(crate) async fn handle(inner: &Arc<Inner>, req: Req) -> ApiResult {
             _ => not_implemented(),
         };
     }
-    if path != "/1.0" && !path.starts_with("/1.0/") {
-        return Err(ApiError::not_found("not found"));
-    }
-    if !req.trusted && !public_endpoint(&req) {
-        return Err(ApiError::forbidden());
-    }
+    precheck(&req)?;
     let segments = req.segments.clone();
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
     let method = req.method.as_str().to_string();
