@@ -276,3 +276,209 @@ fn debug_of_secret_holding_types_hides_them() {
     let client = builder.build().unwrap();
     assert_clean("Debug output", &format!("{client:?}"), &secrets);
 }
+
+/// A unix socket in a fresh directory, removed with it.
+struct SocketDir(std::path::PathBuf);
+
+impl SocketDir {
+    fn new(tag: &str) -> SocketDir {
+        let dir = std::env::temp_dir().join(format!(
+            "lxd-secrets-{tag}-{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        SocketDir(dir)
+    }
+
+    fn socket(&self) -> std::path::PathBuf {
+        self.0.join("unix.socket")
+    }
+}
+
+impl Drop for SocketDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Serves each connection `reply(request head)`, then closes it; `None` hangs up at once
+/// after reading the head (a server that resets the connection).
+fn serve(
+    dir: &SocketDir,
+    reply: impl Fn(&str) -> Option<Vec<u8>> + Send + Sync + 'static,
+) -> std::path::PathBuf {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let path = dir.socket();
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    let reply = std::sync::Arc::new(reply);
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let reply = reply.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match conn.read(&mut byte).await {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                if let Some(bytes) = reply(&head) {
+                    let _ = conn.write_all(&bytes).await;
+                    let _ = conn.shutdown().await;
+                }
+            });
+        }
+    });
+    path
+}
+
+/// Asserts that no secret is in an error's text, its `Debug`, or the captured logs
+/// written since `mark` bytes of them.
+fn assert_error_clean(
+    what: &str,
+    err: &lxd_client::Error,
+    capture: &lxd_testkit::LogCapture,
+    mark: usize,
+    secrets: &[String],
+) {
+    assert_clean(&format!("{what}: Display"), &err.to_string(), secrets);
+    assert_clean(&format!("{what}: Debug"), &format!("{err:?}"), secrets);
+    let logs = capture.text();
+    assert_clean(
+        &format!("{what}: logs"),
+        &logs[mark.min(logs.len())..],
+        secrets,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_that_fails_on_the_network_leaks_no_secret() {
+    let capture = lxd_testkit::LogCapture::global();
+    let secret = "ws-secret-7f3a9c1e5b2d".to_string();
+    let secrets = [secret.clone()];
+    let path = "/1.0/operations/0b1c/websocket";
+
+    // Refused: a socket nobody listens on any more.
+    let refused = SocketDir::new("refused");
+    drop(std::os::unix::net::UnixListener::bind(refused.socket()).unwrap());
+    let client = Client::unix(refused.socket()).unwrap();
+    let mark = capture.text().len();
+    let err = client
+        .websocket(path, &[("secret", &secret)])
+        .await
+        .unwrap_err();
+    assert!(err.is_connect(), "{err}");
+    assert_error_clean("refused", &err, &capture, mark, &secrets);
+
+    // Reset: the server hangs up on the upgrade request.
+    let resetting = SocketDir::new("reset");
+    let socket = serve(&resetting, |_| None);
+    let client = Client::unix(socket).unwrap();
+    let mark = capture.text().len();
+    let err = client
+        .websocket(path, &[("secret", &secret)])
+        .await
+        .unwrap_err();
+    assert!(err.is_disconnected(), "{err}");
+    assert_error_clean("reset", &err, &capture, mark, &secrets);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_exec_connect_to_a_gone_server_leaks_no_secret() {
+    let capture = lxd_testkit::LogCapture::global();
+    let server = TestServer::start().await.unwrap();
+    let client = Client::unix(server.socket_path()).unwrap();
+    let instances = client.instances();
+    instances
+        .create(&InstancesPost {
+            name: "c1".into(),
+            source: InstanceSource::image_alias("busybox"),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    instances
+        .set_state("c1", &InstanceStatePut::start())
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    let raw = instances.exec("c1", ["cat"]).start_raw().await.unwrap();
+    let secrets: Vec<String> = raw
+        .channels()
+        .filter_map(|c| raw.secret(c).map(str::to_string))
+        .collect();
+    assert_eq!(secrets.len(), 4);
+    // The daemon goes away between the exec request and the websocket connections.
+    drop(server);
+    let mark = capture.text().len();
+    let err = raw.connect("0").await.unwrap_err();
+    assert!(err.is_connect() || err.is_disconnected(), "{err}");
+    assert_error_clean("RawExec::connect", &err, &capture, mark, &secrets);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_exec_reply_leaks_no_secret() {
+    let capture = lxd_testkit::LogCapture::global();
+    let secrets: Vec<String> = [
+        "fd-secret-stdin-1a2b",
+        "fd-secret-stdout-3c4d",
+        "fd-secret-ctl-5e6f",
+    ]
+    .map(str::to_string)
+    .to_vec();
+    let envelope = |metadata: &str| {
+        format!(
+            r#"{{"type":"async","status":"Operation created","status_code":100,"operation":"/1.0/operations/0b1c","metadata":{{"id":"0b1c","class":"websocket","status":"Running","status_code":103,"metadata":{metadata}}}}}"#
+        )
+    };
+    // 1. An envelope that decodes, with fds that do not (a number among the secrets).
+    let bad_fds = envelope(
+        r#"{"fds":{"0":"fd-secret-stdin-1a2b","1":"fd-secret-stdout-3c4d","2":7,"control":"fd-secret-ctl-5e6f"}}"#,
+    );
+    // 2. A reply cut in the middle of a secret (not JSON at all), short enough for the
+    //    secrets to fall inside the error's snippet.
+    let cut = r#"{"type":"async","metadata":{"metadata":{"fds":{"0":"fd-secret-stdin-1a2b","1":"fd-secret-stdout-3c4d","control":"fd-secret-ctl-5e"#.to_string();
+    for (what, body) in [("undecodable fds", bad_fds), ("cut reply", cut)] {
+        let dir = SocketDir::new("exec-reply");
+        let socket = serve(&dir, move |head| {
+            let body = if head.starts_with("POST ") {
+                body.clone()
+            } else {
+                // GET /1.0 and anything else: a trusted LXD with no extension.
+                r#"{"type":"sync","status":"Success","status_code":200,"metadata":{"api_extensions":[],"auth":"trusted","environment":{"server":"lxd","server_version":"5.0.2"}}}"#.to_string()
+            };
+            Some(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .into_bytes(),
+            )
+        });
+        let client = Client::unix(socket).unwrap();
+        let mark = capture.text().len();
+        let err = client
+            .instances()
+            .exec("c1", ["true"])
+            .start_raw()
+            .await
+            .unwrap_err();
+        assert!(err.is_malformed(), "{what}: {err}");
+        assert!(
+            err.to_string().contains("redacted"),
+            "{what}: the snippet is still shown, without the secrets: {err}"
+        );
+        assert_error_clean(what, &err, &capture, mark, &secrets);
+        let session = client.instances().exec("c1", ["true"]).run().await;
+        let err = session.unwrap_err();
+        assert_error_clean(what, &err, &capture, mark, &secrets);
+    }
+}
