@@ -1258,6 +1258,11 @@ impl Files {
     /// Uploads the local file `local` to `path` in the instance, streamed. Without a mode in
     /// `options`, the local file's permission bits are used.
     ///
+    /// A symlink at `local` is refused, never followed: the file sent is the one named, not
+    /// whatever a link put there (by anyone who can write its directory) points to. To send a
+    /// link's target, name the target (`std::fs::canonicalize`). The directories leading to
+    /// `local` are the caller's and may be symlinks.
+    ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_files_post)
     ///
     /// ```no_run
@@ -1287,30 +1292,23 @@ impl Files {
         options: &PutOptions,
         reporter: Option<Reporter>,
     ) -> Result<u64> {
-        use std::os::unix::fs::PermissionsExt;
         check_path(path)?;
         options.check()?;
-        let file = tokio::fs::File::open(local)
-            .await
-            .map_err(|e| Error::io(format!("opening {}", local.display()), e))?;
-        let meta = file
-            .metadata()
-            .await
-            .map_err(|e| Error::io(format!("reading {}", local.display()), e))?;
-        if !meta.is_file() {
+        if tokio::fs::metadata(local).await.is_ok_and(|m| m.is_dir()) {
             return Err(Error::invalid(
                 "local file",
                 format!(
-                    "{} is not a regular file (for a directory use put_recursive)",
+                    "{} is a directory (for a directory use put_recursive)",
                     local.display()
                 ),
             ));
         }
+        let (file, length, mode) = local::open_source(local).await?;
         self.put_open_file(
             path,
-            file,
-            meta.len(),
-            meta.permissions().mode(),
+            tokio::fs::File::from_std(file),
+            length,
+            mode,
             options,
             reporter,
         )

@@ -90,23 +90,19 @@ impl std::fmt::Debug for ImageUpload {
     }
 }
 
+/// Opens an image file to send: a symlink at `path` is refused, never followed (see
+/// `open_source`).
 async fn open_part(path: &Path) -> Result<Part> {
-    let file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-    let meta = file
-        .metadata()
-        .await
-        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    if !meta.is_file() {
+    if tokio::fs::metadata(path).await.is_ok_and(|m| m.is_dir()) {
         return Err(Error::invalid(
             "image file",
             format!("{} is not a regular file", path.display()),
         ));
     }
+    let (file, length, _) = crate::files::local::open_source(path).await?;
     Ok(Part {
-        stream: reader_stream(file),
-        length: Some(meta.len()),
+        stream: reader_stream(tokio::fs::File::from_std(file)),
+        length: Some(length),
         name: path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -137,6 +133,10 @@ impl ImageUpload {
 
     /// A unified image (one tarball) from a file; its name becomes the image's `filename`
     /// unless [`filename`](Self::filename) says otherwise.
+    ///
+    /// The file is opened now. A symlink at `path` is refused, never followed (this and the
+    /// other `*_from_path` constructors): what is sent is the file named, not whatever a link
+    /// put there points to; name the target to send it.
     ///
     /// ```no_run
     /// # async fn demo(client: lxd_client::Client) -> Result<(), lxd_client::Error> {

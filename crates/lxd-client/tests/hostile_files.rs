@@ -635,3 +635,37 @@ async fn a_dropped_pull_leaves_no_temporary() {
     std::fs::remove_dir_all(&work).unwrap();
     std::fs::remove_dir_all(&sock).unwrap();
 }
+
+#[tokio::test]
+async fn a_pushed_path_that_is_a_symlink_is_refused() {
+    fixed_umask();
+    let server = TestServer::start().await.unwrap();
+    let client = Client::unix(server.socket_path()).unwrap();
+    launch(&client, "c1").await;
+    let work = scratch("push-link");
+    let secret = work.join("id_ed25519");
+    std::fs::write(&secret, b"s3cret").unwrap();
+    // Where the caller expects a report, someone put a link to a private key.
+    let report = work.join("report.txt");
+    std::os::unix::fs::symlink(&secret, &report).unwrap();
+    let files = client.instances().files("c1");
+    let err = files
+        .put_from_path("/root/report.txt", &report, &PutOptions::new())
+        .await
+        .unwrap_err();
+    assert!(err.is_io(), "{err:?}");
+    assert!(err.to_string().contains("symlink"), "{err}");
+    assert!(!files.exists("/root/report.txt").await.unwrap());
+    // Image files likewise.
+    let err = lxd_client::ImageUpload::unified_from_path(&report)
+        .await
+        .unwrap_err();
+    assert!(err.is_io(), "{err:?}");
+    // The file itself, named, goes.
+    files
+        .put_from_path("/root/key", &secret, &PutOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(files.get_bytes("/root/key").await.unwrap(), b"s3cret");
+    std::fs::remove_dir_all(&work).unwrap();
+}

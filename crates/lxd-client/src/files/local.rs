@@ -396,7 +396,7 @@ impl LocalDir {
                 .map_err(|e| match e {
                     rustix::io::Errno::LOOP => std::io::Error::new(
                         std::io::ErrorKind::InvalidData,
-                        "a symlink is there now (symlinks are never followed)",
+                        "a symlink is there (symlinks are never followed)",
                     ),
                     other => other.into(),
                 })?;
@@ -404,7 +404,7 @@ impl LocalDir {
                 if file_type(&stat) != FileType::RegularFile {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::InvalidData,
-                        "not a regular file",
+                        "not a regular file (any more)",
                     ));
                 }
                 if expected.is_some_and(|id| id != identity(&stat)) {
@@ -420,6 +420,18 @@ impl LocalDir {
         )
         .await
     }
+}
+
+/// Opens the local file `path` to send it: the directories on the way are the caller's (a
+/// symlink among them is followed), the file itself is opened without following a symlink
+/// and must be a regular file. Answers the file, its length and mode bits.
+///
+/// Why not follow: whoever can write the file's directory could otherwise swap the file for
+/// a link to anything this process may read (a private key) between the caller's choice and
+/// the open, and that would be sent to the instance.
+pub(crate) async fn open_source(path: &Path) -> Result<(std::fs::File, u64, u32)> {
+    let (dir, name) = LocalDir::parent_of(path).await?;
+    dir.open_file(&name, None).await
 }
 
 /// What a listed local entry is.
