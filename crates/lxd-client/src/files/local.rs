@@ -493,45 +493,16 @@ impl Aside {
         target: &OsStr,
         mode_wanted: u32,
     ) -> Result<(Aside, tokio::fs::File)> {
-        loop {
-            let tmp = temp_name();
-            let fd = dir.fd.clone();
-            let name = tmp.clone();
-            let opened = tokio::task::spawn_blocking(move || {
-                rustix::fs::openat(
-                    &*fd,
-                    &name,
-                    OFlags::WRONLY
-                        | OFlags::CREATE
-                        | OFlags::EXCL
-                        | OFlags::NOFOLLOW
-                        | OFlags::CLOEXEC,
-                    mode(mode_wanted & PERMISSION_BITS),
-                )
-            })
-            .await
-            .map_err(|e| Error::io("creating a temporary file", std::io::Error::other(e)))?;
-            match opened {
-                Ok(file) => {
-                    let aside = Aside {
-                        dir: dir.clone(),
-                        tmp,
-                        target: target.to_os_string(),
-                        committed: false,
-                    };
-                    let file = tokio::fs::File::from_std(std::fs::File::from(file));
-                    return Ok((aside, file));
-                }
-                // Someone else's file has this name: take the next one.
-                Err(rustix::io::Errno::EXIST) => continue,
-                Err(e) => {
-                    return Err(Error::io(
-                        format!("creating a temporary file beside {}", dir.display(target)),
-                        e.into(),
-                    ));
-                }
-            }
-        }
+        let (aside, file) = Aside::make(dir, target, move |fd, name| {
+            rustix::fs::openat(
+                fd,
+                name,
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                mode(mode_wanted & PERMISSION_BITS),
+            )
+        })
+        .await?;
+        Ok((aside, tokio::fs::File::from_std(std::fs::File::from(file))))
     }
 
     /// Creates a temporary symlink to `link_target` in `dir`, to become `target`.
@@ -540,33 +511,47 @@ impl Aside {
         target: &OsStr,
         link_target: &str,
     ) -> Result<Aside> {
-        loop {
-            let tmp = temp_name();
-            let fd = dir.fd.clone();
-            let name = tmp.clone();
-            let link = link_target.to_string();
-            let made =
-                tokio::task::spawn_blocking(move || rustix::fs::symlinkat(&link, &*fd, &name))
-                    .await
-                    .map_err(|e| Error::io("creating a symlink", std::io::Error::other(e)))?;
-            match made {
-                Ok(()) => {
-                    return Ok(Aside {
-                        dir: dir.clone(),
-                        tmp,
-                        target: target.to_os_string(),
-                        committed: false,
-                    });
+        let link = link_target.to_string();
+        let (aside, ()) = Aside::make(dir, target, move |fd, name| {
+            rustix::fs::symlinkat(&link, fd, name)
+        })
+        .await?;
+        Ok(aside)
+    }
+
+    /// Creates a temporary with `create` (which must fail with `EEXIST` when the name is
+    /// taken, like `O_EXCL` and `symlinkat`), under a fresh name.
+    ///
+    /// The `Aside` is made on the blocking thread right after the creation: if the caller's
+    /// future is dropped meanwhile, the finished task's result is dropped with it and the
+    /// temporary removed, instead of being left behind by a creation nobody waits for.
+    async fn make<T, F>(dir: &LocalDir, target: &OsStr, create: F) -> Result<(Aside, T)>
+    where
+        F: Fn(&OwnedFd, &OsStr) -> rustix::io::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (dir_owned, target_owned) = (dir.clone(), target.to_os_string());
+        blocking(
+            || format!("creating a temporary beside {}", dir.display(target)),
+            move || loop {
+                let tmp = temp_name();
+                match create(&dir_owned.fd, &tmp) {
+                    Ok(made) => {
+                        let aside = Aside {
+                            dir: dir_owned,
+                            tmp,
+                            target: target_owned,
+                            committed: false,
+                        };
+                        return Ok((aside, made));
+                    }
+                    // Someone else's entry has this name: take the next one.
+                    Err(rustix::io::Errno::EXIST) => continue,
+                    Err(e) => return Err(e.into()),
                 }
-                Err(rustix::io::Errno::EXIST) => continue,
-                Err(e) => {
-                    return Err(Error::io(
-                        format!("creating a symlink beside {}", dir.display(target)),
-                        e.into(),
-                    ));
-                }
-            }
-        }
+            },
+        )
+        .await
     }
 
     /// Sets the temporary symlink's owner (not its target's).
