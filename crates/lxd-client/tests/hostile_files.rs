@@ -669,3 +669,39 @@ async fn a_pushed_path_that_is_a_symlink_is_refused() {
     assert_eq!(files.get_bytes("/root/key").await.unwrap(), b"s3cret");
     std::fs::remove_dir_all(&work).unwrap();
 }
+
+#[tokio::test]
+async fn links_out_of_the_tree_are_skipped_by_default() {
+    const LINK: &[(&str, &str)] = &[
+        ("X-LXD-Type", "symlink"),
+        ("X-LXD-Uid", "0"),
+        ("X-LXD-Gid", "0"),
+        ("X-LXD-Mode", "0777"),
+    ];
+    // An untrusted instance plants a link to the host's secrets in the tree pulled.
+    let script: Script = Arc::new(|req: &Req| match req.file.as_str() {
+        "/t" => done(json(r#"["shadow", "inside"]"#, DIR)),
+        "/t/shadow" => done(http("200 OK", LINK, b"/etc/shadow", 11)),
+        "/t/inside" => done(http("200 OK", LINK, b"/t/shadow", 9)),
+        _ => done(http("404 Not Found", &[], b"", 0)),
+    });
+    let (client, _, sock) = scripted(script, None).await;
+    let work = scratch("outside-links");
+    let dest = work.join("dest");
+    let summary = client
+        .instances()
+        .files("c1")
+        .get_recursive("/t", &dest, &GetRecursiveOptions::new())
+        .await
+        .unwrap();
+    let skipped: Vec<&str> = summary.skipped.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(skipped, ["/t/shadow"]);
+    assert!(std::fs::symlink_metadata(dest.join("shadow")).is_err());
+    // A link within the tree is still made, relative and inside.
+    assert_eq!(
+        std::fs::read_link(dest.join("inside")).unwrap(),
+        Path::new("shadow")
+    );
+    std::fs::remove_dir_all(&work).unwrap();
+    std::fs::remove_dir_all(&sock).unwrap();
+}
