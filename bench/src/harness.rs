@@ -102,8 +102,15 @@ pub fn cpu_ms() -> u64 {
     ticks * 10
 }
 
-/// The line a child prints at its end.
-pub fn report(case: &str, side: &str, size: u64, metrics: &[Metric], errors: &[String]) -> String {
+/// The line a child prints at its end, with the given (peak RSS in KiB, CPU time in ms).
+pub fn report(
+    case: &str,
+    side: &str,
+    size: u64,
+    metrics: &[Metric],
+    errors: &[String],
+    (rss_kib, cpu_ms): (u64, u64),
+) -> String {
     json!({
         "case": case,
         "side": side,
@@ -111,8 +118,8 @@ pub fn report(case: &str, side: &str, size: u64, metrics: &[Metric], errors: &[S
         "metrics": metrics.iter().map(Metric::to_json).collect::<Vec<_>>(),
         "errors": errors.len(),
         "first_errors": errors.iter().take(3).collect::<Vec<_>>(),
-        "rss_kib": peak_rss_kib(),
-        "cpu_ms": cpu_ms(),
+        "rss_kib": rss_kib,
+        "cpu_ms": cpu_ms,
     })
     .to_string()
 }

@@ -4,11 +4,13 @@
 //! `lxd-bench bench --socket S --image ALIAS [--quick] [--big] [--only W1,W4] [--rounds N]
 //! [--work DIR]` sets up the fixtures, runs every (workload, side) in a fresh child process
 //! (so peak RSS is per workload and per side), raw and client interleaved, prints the table
-//! and writes `DIR/bench.json`.
+//! and writes `DIR/bench.json`. With `--python PY --peers-script bench/peers/peers.py` the
+//! peers (pylxd, the `lxc` CLI, curl for W1) run too, interleaved with the two.
 //!
 //! `lxd-bench run CASE SIDE --socket S --image ALIAS --work DIR [--quick] [--size BYTES]`
 //! is one child: it prints one JSON line.
 
+mod cli_side;
 mod client_side;
 mod harness;
 mod parent;
@@ -19,9 +21,9 @@ mod work;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use work::{Counts, Ctx, MIB, RUN_CONTAINER};
+use work::{Counts, Ctx, MIB, Peers, RUN_CONTAINER};
 
-const USAGE: &str = "usage: lxd-bench bench --socket PATH --image ALIAS [--quick] [--big] [--only W1,W4] [--rounds N] [--work DIR]
+const USAGE: &str = "usage: lxd-bench bench --socket PATH --image ALIAS [--quick] [--big] [--only W1,W4] [--rounds N] [--work DIR] [--python PY --peers-script peers.py]
        lxd-bench run CASE raw|client --socket PATH --image ALIAS --work DIR [--quick] [--size BYTES]";
 
 /// Command-line options of both modes.
@@ -36,6 +38,8 @@ pub(crate) struct Args {
     pub(crate) only: Option<Vec<String>>,
     pub(crate) rounds: Option<usize>,
     pub(crate) size: Option<u64>,
+    pub(crate) python: Option<PathBuf>,
+    pub(crate) peers_script: Option<PathBuf>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -48,6 +52,8 @@ fn parse() -> Result<Args, String> {
             "--image" => args.image = Some(value("--image")?),
             "--work" => args.work = Some(value("--work")?.into()),
             "--quick" => args.quick = true,
+            "--python" => args.python = Some(value("--python")?.into()),
+            "--peers-script" => args.peers_script = Some(value("--peers-script")?.into()),
             "--big" => args.big = true,
             "--only" => {
                 let list = value("--only")?;
@@ -97,6 +103,13 @@ fn main() -> ExitCode {
         work,
         counts: Counts::new(args.quick),
         size: args.size.unwrap_or(64 * MIB),
+        peers: match (&args.python, &args.peers_script) {
+            (Some(python), Some(script)) => Some(Peers {
+                python: python.clone(),
+                script: script.clone(),
+            }),
+            _ => None,
+        },
     };
     let result = match args.positional.first().map(String::as_str) {
         Some("run") => match (args.positional.get(1), args.positional.get(2)) {

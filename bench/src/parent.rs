@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::Args;
 use crate::harness::Result;
-use crate::work::{CASES, Ctx, LIST_PREFIX, MIB};
+use crate::work::{CASES, Ctx, LIST_PREFIX, MIB, Peers};
 
 /// A child that takes longer than this is killed and its run counted as failed.
 const CHILD_TIMEOUT: Duration = Duration::from_secs(900);
@@ -285,9 +285,19 @@ struct Run {
     cpu_ms: u64,
 }
 
-fn child(ctx: &Ctx, case: &str, side: &str, size: u64) -> Result<Run> {
-    let exe = std::env::current_exe()?;
-    let mut cmd = Command::new(exe);
+/// The command that runs one (workload, side): lxd-bench itself for the floor and
+/// lxd-client, the peers' driver for pylxd, lxc and curl.
+fn command(ctx: &Ctx, case: &str, side: &str, size: u64) -> Result<Command> {
+    let mut cmd = match (&ctx.peers, side) {
+        (_, "raw" | "client") | (Some(_), "lxc" | "curl") => Command::new(std::env::current_exe()?),
+        (Some(peers), _) => {
+            let mut cmd = Command::new(&peers.python);
+            cmd.arg(&peers.script)
+                .args(["--counts", &ctx.counts.to_json(), "--run", &ctx.run]);
+            cmd
+        }
+        (None, _) => return Err(format!("side {side} needs the peers").into()),
+    };
     cmd.args(["run", case, side, "--socket"])
         .arg(&ctx.socket)
         .args(["--image", &ctx.image, "--work"])
@@ -295,10 +305,14 @@ fn child(ctx: &Ctx, case: &str, side: &str, size: u64) -> Result<Run> {
         .args(["--size", &size.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    if ctx.counts.w1 < 500 {
+    if ctx.counts.w1 < 500 && side != "pylxd" {
         cmd.arg("--quick");
     }
-    let mut child = cmd.spawn()?;
+    Ok(cmd)
+}
+
+fn child(ctx: &Ctx, case: &str, side: &str, size: u64) -> Result<Run> {
+    let mut child = command(ctx, case, side, size)?.spawn()?;
     let deadline = Instant::now() + CHILD_TIMEOUT;
     loop {
         if child.try_wait()?.is_some() {
@@ -335,14 +349,15 @@ fn child(ctx: &Ctx, case: &str, side: &str, size: u64) -> Result<Run> {
     })
 }
 
-/// The best of a side's rounds for one metric (lowest time, highest throughput), its peak
-/// RSS over all rounds, and its errors.
+/// What a side measured over its rounds for one metric: every round's median (the
+/// figure is their median), its peak RSS over all rounds, and its errors.
 #[derive(Default, Debug)]
 struct Side {
-    best: Option<Value>,
+    medians: Vec<f64>,
+    p99s: Vec<f64>,
+    unit: Option<String>,
     rss_kib: u64,
-    /// The least CPU time of a round (the whole child: setup, all its metrics).
-    cpu_ms: Option<u64>,
+    cpu_ms: Vec<u64>,
     errors: u64,
     first_errors: Vec<String>,
 }
@@ -350,8 +365,8 @@ struct Side {
 impl Side {
     fn add(&mut self, metric: Option<&Value>, run: &Run) {
         self.rss_kib = self.rss_kib.max(run.rss_kib);
-        if run.cpu_ms > 0 || run.errors == 0 {
-            self.cpu_ms = Some(self.cpu_ms.map_or(run.cpu_ms, |c| c.min(run.cpu_ms)));
+        if run.errors == 0 {
+            self.cpu_ms.push(run.cpu_ms);
         }
         self.errors += run.errors;
         self.first_errors.extend(
@@ -361,22 +376,55 @@ impl Side {
                 .cloned(),
         );
         let Some(metric) = metric else { return };
-        let better = match &self.best {
-            None => true,
-            Some(best) => {
-                let (new, old) = (metric["median"].as_f64(), best["median"].as_f64());
-                match (new, old, metric["unit"] == "MB/s") {
-                    (Some(n), Some(o), true) => n > o,
-                    (Some(n), Some(o), false) => n < o,
-                    (Some(_), None, _) => true,
-                    _ => false,
-                }
-            }
-        };
-        if better {
-            self.best = Some(metric.clone());
+        if let Some(m) = metric["median"].as_f64() {
+            self.medians.push(m);
         }
+        if let Some(p) = metric["p99"].as_f64() {
+            self.p99s.push(p);
+        }
+        self.unit = metric["unit"].as_str().map(str::to_owned);
     }
+
+    /// The median over rounds of the rounds' figures.
+    fn median(&self) -> Option<f64> {
+        median(&self.medians)
+    }
+
+    fn p99(&self) -> Option<f64> {
+        median(&self.p99s)
+    }
+
+    fn cpu(&self) -> Option<f64> {
+        median(&self.cpu_ms.iter().map(|&c| c as f64).collect::<Vec<_>>())
+    }
+
+    fn json(&self) -> Value {
+        json!({"median": self.median(), "p99": self.p99(), "rss_kib": self.rss_kib,
+               "cpu_ms": self.cpu(), "errors": self.errors, "first_errors": self.first_errors})
+    }
+}
+
+fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(sorted[n / 2]),
+        n => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+    }
+}
+
+/// The sides that run `case`, in this round's order: each round starts one side later, so
+/// no side always meets the daemon still busy with another's work (W3's deletes, W6's
+/// image removal).
+fn sides(ctx: &Ctx, case: &str, round: usize) -> Vec<&'static str> {
+    let mut all = vec!["raw", "client"];
+    if ctx.peers.is_some() {
+        all.extend(Peers::sides(case));
+    }
+    let shift = round % all.len();
+    all.rotate_left(shift);
+    all
 }
 
 fn measure(
@@ -388,30 +436,20 @@ fn measure(
     let mut rows = Vec::new();
     for &case in cases {
         for size in sizes(case) {
-            // metric name -> (raw, client); plus a row for the case's RSS.
-            let mut by_metric: BTreeMap<String, (Side, Side)> = BTreeMap::new();
+            // metric name -> side -> what it measured; plus the whole runs per side.
+            let mut by_metric: BTreeMap<String, BTreeMap<&str, Side>> = BTreeMap::new();
             let mut order: Vec<String> = Vec::new();
-            let mut whole = (Side::default(), Side::default());
+            let mut whole: BTreeMap<&str, Side> = BTreeMap::new();
             for round in 0..rounds {
-                // Who goes first alternates, so neither side always meets the daemon
-                // still busy with the other's work (W3's deletes, W6's image removal).
-                let sides = if round % 2 == 0 {
-                    ["raw", "client"]
-                } else {
-                    ["client", "raw"]
-                };
-                for side in sides {
+                for side in sides(ctx, case, round) {
                     let began = Instant::now();
-                    let run = match child(ctx, case, side, size) {
-                        Ok(run) => run,
-                        Err(e) => Run {
-                            metrics: Vec::new(),
-                            errors: 1,
-                            first_errors: vec![e.to_string()],
-                            rss_kib: 0,
-                            cpu_ms: 0,
-                        },
-                    };
+                    let run = child(ctx, case, side, size).unwrap_or_else(|e| Run {
+                        metrics: Vec::new(),
+                        errors: 1,
+                        first_errors: vec![e.to_string()],
+                        rss_kib: 0,
+                        cpu_ms: 0,
+                    });
                     say(format!(
                         "{case} {side} (round {}, {} MiB): {:.1} s, {} error(s){}",
                         round + 1,
@@ -423,20 +461,19 @@ fn measure(
                             .map(|e| format!(": {e}"))
                             .unwrap_or_default()
                     ));
-                    slot(&mut whole, side).add(None, &run);
+                    whole.entry(side).or_default().add(None, &run);
                     for m in &run.metrics {
                         let name = m["name"].as_str().unwrap_or("?").to_owned();
                         if !order.contains(&name) {
                             order.push(name.clone());
                         }
-                        let pair = by_metric.entry(name).or_default();
-                        slot(pair, side).add(Some(m), &run);
+                        let per_side = by_metric.entry(name).or_default();
+                        per_side.entry(side).or_default().add(Some(m), &run);
                     }
                 }
             }
             for name in order {
-                let (raw, client) = &by_metric[&name];
-                rows.push(row(case, size, &name, raw, client, &whole));
+                rows.push(row(case, size, &name, &by_metric[&name], &whole));
             }
             rows.push(rss_row(case, size, &whole));
         }
@@ -444,49 +481,56 @@ fn measure(
     Ok(rows)
 }
 
-fn slot<'a>(pair: &'a mut (Side, Side), side: &str) -> &'a mut Side {
-    if side == "raw" {
-        &mut pair.0
-    } else {
-        &mut pair.1
-    }
-}
-
-/// The target a (workload, metric) is held to: (`<=` or `>=`, ratio).
+/// The target a (workload, metric) is held to against the floor: (`<=` or `>=`, ratio).
 fn target(case: &str, metric: &str) -> Option<(&'static str, f64)> {
     Some(match (case, metric) {
-        ("W1", _) => ("<=", 1.05),
-        ("W2", _) => ("<=", 1.10),
+        ("W1" | "W2", _) => ("<=", 1.05),
         ("W3", _) => ("<=", 1.02),
-        ("W4", "exec true") => ("<=", 1.10),
-        ("W4", _) | ("W5", "file push" | "file pull") | ("W6", _) => (">=", 0.95),
+        ("W4", "exec true") | ("W5", "push 4 KiB file") => ("<=", 1.05),
+        ("W4", _) | ("W5", "file push" | "file pull") | ("W6", _) => (">=", 0.97),
         _ => return None,
     })
+}
+
+/// `a` against `b` as a ratio where above 1 is always worse for `a`: times divide as they
+/// are, throughputs the other way round.
+fn worse_ratio(unit: &str, a: f64, b: f64) -> Option<f64> {
+    let ratio = if unit == "MB/s" { b / a } else { a / b };
+    ratio.is_finite().then_some(ratio)
 }
 
 fn row(
     case: &str,
     size: u64,
     name: &str,
-    raw: &Side,
-    client: &Side,
-    whole: &(Side, Side),
+    sides: &BTreeMap<&str, Side>,
+    whole: &BTreeMap<&str, Side>,
 ) -> Value {
-    let get = |s: &Side, k: &str| s.best.as_ref().and_then(|b| b[k].as_f64());
-    let unit = raw
-        .best
-        .as_ref()
-        .or(client.best.as_ref())
-        .and_then(|b| b["unit"].as_str())
-        .unwrap_or("")
-        .to_owned();
-    let ratio = match (get(client, "median"), get(raw, "median")) {
+    let unit = sides
+        .values()
+        .find_map(|s| s.unit.clone())
+        .unwrap_or_default();
+    let fig = |side: &str| sides.get(side).and_then(Side::median);
+    let ratio = match (fig("client"), fig("raw")) {
         (Some(c), Some(r)) if r > 0.0 => Some(c / r),
         _ => None,
     };
-    let errors = whole.0.errors + whole.1.errors;
+    // The best of the floor and the peers, and lxd-client against it (above 1: behind).
+    let best = sides
+        .iter()
+        .filter(|(side, _)| **side != "client")
+        .filter_map(|(side, s)| Some((*side, s.median()?)))
+        .min_by(|a, b| {
+            let key = |v: f64| if unit == "MB/s" { -v } else { v };
+            key(a.1).total_cmp(&key(b.1))
+        });
+    let vs_best = match (fig("client"), best) {
+        (Some(c), Some((_, b))) => worse_ratio(&unit, c, b),
+        _ => None,
+    };
+    let client_errors = whole.get("client").map_or(0, |s| s.errors);
     let (target_text, met) = if case == "W8" {
-        ("no error".to_owned(), Some(whole.1.errors == 0))
+        ("no error".to_owned(), Some(client_errors == 0))
     } else {
         match (target(case, name), ratio) {
             (Some((op, t)), Some(r)) => (
@@ -497,100 +541,160 @@ fn row(
             (None, _) => ("-".to_owned(), None),
         }
     };
+    let ahead_of_peers =
+        ["pylxd", "lxc", "curl"]
+            .iter()
+            .all(|peer| match (fig("client"), fig(peer)) {
+                (Some(c), Some(p)) => worse_ratio(&unit, c, p).is_some_and(|r| r <= 1.0),
+                _ => true,
+            });
+    let per_side: serde_json::Map<String, Value> = sides
+        .iter()
+        .map(|(side, s)| {
+            let mut v = s.json();
+            // CPU and RSS are the whole run's, not one metric's.
+            if let Some(w) = whole.get(side) {
+                v["cpu_ms"] = json!(w.cpu());
+                v["rss_kib"] = json!(w.rss_kib);
+                v["errors"] = json!(w.errors);
+                v["first_errors"] = json!(w.first_errors);
+            }
+            (side.to_string(), v)
+        })
+        .collect();
     json!({
         "case": case, "size_mib": size / MIB, "metric": name, "unit": unit,
-        "raw": {"median": get(raw, "median"), "p99": get(raw, "p99")},
-        "client": {"median": get(client, "median"), "p99": get(client, "p99")},
+        "sides": per_side,
         "ratio": ratio, "target": target_text, "met": met,
-        "rss_kib": {"raw": whole.0.rss_kib, "client": whole.1.rss_kib},
-        "cpu_ms": {"raw": whole.0.cpu_ms, "client": whole.1.cpu_ms},
-        "errors": {"raw": whole.0.errors, "client": whole.1.errors, "total": errors,
-                   "first": whole.0.first_errors.iter().chain(&whole.1.first_errors).collect::<Vec<_>>()},
+        "best": best.map(|(side, _)| side), "vs_best": vs_best,
+        "ahead_of_peers": ahead_of_peers,
     })
 }
 
-/// Peak RSS of the case's processes: under 8 MiB idle, under 16 MiB for streaming ones.
-fn rss_row(case: &str, size: u64, whole: &(Side, Side)) -> Value {
+/// Peak RSS and CPU of the case's processes: RSS under 8 MiB idle and under 16 MiB for
+/// streaming ones.
+fn rss_row(case: &str, size: u64, whole: &BTreeMap<&str, Side>) -> Value {
     let limit_mib = match case {
         "idle" => Some(8u64),
         "W4" | "W5" | "W6" => Some(16),
         _ => None,
     };
-    let (raw, client) = (
-        whole.0.rss_kib as f64 / 1024.0,
-        whole.1.rss_kib as f64 / 1024.0,
-    );
+    let per_side: serde_json::Map<String, Value> = whole
+        .iter()
+        .map(|(side, s)| {
+            let mut v = s.json();
+            v["median"] = json!(s.rss_kib as f64 / 1024.0);
+            v["p99"] = Value::Null;
+            (side.to_string(), v)
+        })
+        .collect();
+    let client = whole
+        .get("client")
+        .map_or(0.0, |s| s.rss_kib as f64 / 1024.0);
+    let raw = whole.get("raw").map_or(0.0, |s| s.rss_kib as f64 / 1024.0);
+    let cpu = |side: &str| whole.get(side).and_then(Side::cpu);
     json!({
-        "case": case, "size_mib": size / MIB, "metric": "peak RSS", "unit": "MiB",
-        "raw": {"median": raw, "p99": null},
-        "client": {"median": client, "p99": null},
+        "case": case, "size_mib": size / MIB, "metric": "peak RSS, CPU", "unit": "MiB",
+        "sides": per_side,
         "ratio": if raw > 0.0 { Some(client / raw) } else { None },
         "target": limit_mib.map_or("-".to_owned(), |l| format!("< {l} MiB")),
         "met": limit_mib.map(|l| client < l as f64),
-        "rss_kib": {"raw": whole.0.rss_kib, "client": whole.1.rss_kib},
-        "cpu_ms": {"raw": whole.0.cpu_ms, "client": whole.1.cpu_ms},
-        "errors": {"raw": whole.0.errors, "client": whole.1.errors,
-                   "total": whole.0.errors + whole.1.errors,
-                   "first": whole.0.first_errors.iter().chain(&whole.1.first_errors).collect::<Vec<_>>()},
+        "cpu_ratio": match (cpu("client"), cpu("raw")) {
+            (Some(c), Some(r)) if r > 0.0 => Some(c / r),
+            _ => None,
+        },
     })
 }
 
+/// The table: a column per side (floor, lxd-client, then the peers that ran), lxd-client
+/// against the floor and against the best of floor and peers, the target and the CPU.
 fn table(rows: &[Value]) -> String {
-    let num = |v: &Value| match v.as_f64() {
+    let num = |v: Option<f64>| match v {
         Some(x) if x >= 100.0 => format!("{x:.0}"),
         Some(x) if x >= 10.0 => format!("{x:.1}"),
         Some(x) => format!("{x:.2}"),
         None => "-".to_owned(),
     };
-    let side = |v: &Value| {
-        if v["p99"].is_null() {
-            num(&v["median"])
-        } else {
-            format!("{} / {}", num(&v["median"]), num(&v["p99"]))
+    let sides: Vec<&str> = ["raw", "client", "pylxd", "lxc", "curl"]
+        .into_iter()
+        .filter(|s| rows.iter().any(|r| !r["sides"][*s].is_null()))
+        .collect();
+    fn header(side: &str) -> &str {
+        match side {
+            "raw" => "floor",
+            "client" => "lxd-client",
+            other => other,
         }
-    };
+    }
     let mut out = String::new();
-    out.push_str(&format!(
-        "| {:<5} | {:>5} | {:<26} | {:<5} | {:>15} | {:>15} | {:>6} | {:<9} | {:<4} | {:>11} | {:>13} |\n",
-        "case", "size", "metric", "unit", "raw med / p99", "client med / p99", "ratio", "target", "met", "RSS raw/cli", "CPU ms raw/cli"
-    ));
-    out.push_str("|-------|------:|----------------------------|-------|----------------:|----------------:|-------:|-----------|------|------------:|--------------:|\n");
+    out.push_str("| case | size | metric | unit |");
+    for s in &sides {
+        out.push_str(&format!(" {} |", header(s)));
+    }
+    out.push_str(" client/floor | vs best | target | met |\n|---|--:|---|---|");
+    for _ in &sides {
+        out.push_str("--:|");
+    }
+    out.push_str("--:|---|---|---|\n");
     for r in rows {
+        let rss = r["metric"] == "peak RSS, CPU";
+        let cell = |side: &str| {
+            let s = &r["sides"][side];
+            if s.is_null() {
+                return "".to_owned();
+            }
+            let errors = s["errors"].as_u64().unwrap_or(0);
+            let mut text = if rss {
+                format!(
+                    "{} / {} ms",
+                    num(s["median"].as_f64()),
+                    num(s["cpu_ms"].as_f64())
+                )
+            } else if s["p99"].is_null() {
+                num(s["median"].as_f64())
+            } else {
+                format!("{} / {}", num(s["median"].as_f64()), num(s["p99"].as_f64()))
+            };
+            if errors > 0 && !rss {
+                text.push_str(&format!(" ({errors} err)"));
+            }
+            text
+        };
         let met = match r["met"].as_bool() {
             Some(true) => "yes",
             Some(false) => "NO",
             None => "",
         };
-        let errors = r["errors"]["total"].as_u64().unwrap_or(0);
-        let metric = if errors > 0 && r["metric"] != "peak RSS" {
-            format!("{} ({errors} err)", r["metric"].as_str().unwrap_or(""))
+        let unit = if rss {
+            "MiB / CPU"
         } else {
-            r["metric"].as_str().unwrap_or("").to_owned()
+            r["unit"].as_str().unwrap_or("")
         };
         out.push_str(&format!(
-            "| {:<5} | {:>5} | {:<26} | {:<5} | {:>15} | {:>15} | {:>6} | {:<9} | {:<4} | {:>11} | {:>13} |\n",
+            "| {} | {} | {} | {} |",
             r["case"].as_str().unwrap_or(""),
             match r["case"].as_str() {
                 Some("W4" | "W5" | "W6") => format!("{}M", r["size_mib"]),
                 _ => String::new(),
             },
-            metric,
-            r["unit"].as_str().unwrap_or(""),
-            side(&r["raw"]),
-            side(&r["client"]),
-            num(&r["ratio"]),
+            r["metric"].as_str().unwrap_or(""),
+            unit,
+        ));
+        for s in &sides {
+            out.push_str(&format!(" {} |", cell(s)));
+        }
+        let vs_best = match (r["vs_best"].as_f64(), r["best"].as_str()) {
+            (Some(v), Some(best)) if v > 1.0 => format!("{v:.2}x behind {}", header(best)),
+            (Some(_), _) => "ahead".to_owned(),
+            _ if rss => format!("CPU {}x", num(r["cpu_ratio"].as_f64())),
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            " {} | {} | {} | {} |\n",
+            num(r["ratio"].as_f64()),
+            vs_best,
             r["target"].as_str().unwrap_or(""),
-            met,
-            format!(
-                "{:.1}/{:.1}",
-                r["rss_kib"]["raw"].as_f64().unwrap_or(0.0) / 1024.0,
-                r["rss_kib"]["client"].as_f64().unwrap_or(0.0) / 1024.0
-            ),
-            if r["metric"] == "peak RSS" {
-                format!("{}/{}", num(&r["cpu_ms"]["raw"]), num(&r["cpu_ms"]["client"]))
-            } else {
-                String::new()
-            },
+            met
         ));
     }
     out

@@ -30,6 +30,17 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// The counts as JSON, handed to the peers' driver (bench/peers/peers.py) so every
+    /// side does the same amount of work.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "w1": self.w1, "w2": self.w2, "w2_instances": self.w2_instances, "w3": self.w3,
+            "w4": self.w4, "w5_small": self.w5_small, "w7": self.w7, "w8_get": self.w8_get,
+            "w8_exec": self.w8_exec,
+        })
+        .to_string()
+    }
+
     pub fn new(quick: bool) -> Counts {
         if quick {
             Counts {
@@ -71,6 +82,27 @@ pub struct Ctx {
     pub counts: Counts,
     /// Bytes for W4's output, W5's file and W6's image.
     pub size: u64,
+    /// The peers measured beside lxd-client and the floor (none with `--no-peers`).
+    pub peers: Option<Peers>,
+}
+
+/// How to run the peers: pylxd and the `lxc` CLI for every workload, curl for W1.
+#[derive(Clone, Debug)]
+pub struct Peers {
+    /// The Python of the virtualenv that has pylxd (`cargo xtask bench` makes it).
+    pub python: PathBuf,
+    /// bench/peers/peers.py.
+    pub script: PathBuf,
+}
+
+impl Peers {
+    /// The peer sides that run `case`.
+    pub fn sides(case: &str) -> &'static [&'static str] {
+        match case {
+            "idle" | "W1" => &["pylxd", "lxc", "curl"],
+            _ => &["pylxd", "lxc"],
+        }
+    }
 }
 
 impl Ctx {
@@ -110,23 +142,30 @@ impl Outcome {
 
 /// The child: one workload on one side, then its JSON line on stdout.
 pub fn child(case: &str, side: &str, ctx: &Ctx) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
     let mut out = Outcome::default();
-    let result = runtime.block_on(async {
-        match side {
-            "raw" => crate::raw_side::run(case, ctx, &mut out).await,
-            "client" => crate::client_side::run(case, ctx, &mut out).await,
-            other => Err(format!("unknown side {other}").into()),
-        }
-    });
+    let (result, usage) = if matches!(side, "lxc" | "curl") {
+        // No runtime: this process only spawns the peer's processes, whose usage counts.
+        let result = crate::cli_side::run(case, side, ctx, &mut out);
+        (result, crate::cli_side::children_usage())
+    } else {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let result = runtime.block_on(async {
+            match side {
+                "raw" => crate::raw_side::run(case, ctx, &mut out).await,
+                "client" => crate::client_side::run(case, ctx, &mut out).await,
+                other => Err(format!("unknown side {other}").into()),
+            }
+        });
+        (result, (harness::peak_rss_kib(), harness::cpu_ms()))
+    };
     if let Err(e) = result {
         out.error(format!("{case}: {e}"));
     }
     println!(
         "{}",
-        harness::report(case, side, ctx.size, &out.metrics, &out.errors)
+        harness::report(case, side, ctx.size, &out.metrics, &out.errors, usage)
     );
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! `cargo xtask bench`: lxd-client against a minimal raw client, on a private LXD daemon of
 //! its own (LXD_DIR=/var/lib/lxdrs-bench, so it never disturbs the integration daemon).
 //! The measuring is done by the `lxd-bench` binary (bench/); this only provides the daemon,
-//! the image, and a release build.
+//! the image, a release build, and the peers (pylxd in a virtualenv under target/, the
+//! `lxc` CLI that came with the daemon, curl).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -23,7 +24,12 @@ pub struct Options {
     /// `--only W1,W4`, handed on as it is.
     pub only: Option<OsString>,
     pub rounds: Option<OsString>,
+    /// `--no-peers`: measure lxd-client and the floor only.
+    pub no_peers: bool,
 }
+
+/// The peer pylxd is measured at: the version the performance issue compared with.
+const PYLXD: &str = "pylxd==2.4.2";
 
 pub fn run(opts: &Options) -> Result<bool> {
     if !util::is_root() {
@@ -35,6 +41,11 @@ pub fn run(opts: &Options) -> Result<bool> {
     lxd::ensure_installed(true)?;
     let lxd_bin = lxd::find_lxd().ok_or("the lxd daemon is still missing")?;
     let lxc_bin = lxd::find_lxc(false).ok_or("the lxc client is still missing")?;
+    let python = if opts.no_peers {
+        None
+    } else {
+        Some(peers_python()?)
+    };
 
     // Build first: a compile error should not cost a daemon start.
     let started = Instant::now();
@@ -77,6 +88,20 @@ pub fn run(opts: &Options) -> Result<bool> {
     if let Some(rounds) = &opts.rounds {
         cmd.arg("--rounds").arg(rounds);
     }
+    if let Some(python) = &python {
+        // The `lxc` the peers run is the one that came with the daemon.
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs = vec![lxc_bin.parent().unwrap_or(Path::new("/")).to_owned()];
+        dirs.extend(std::env::split_paths(&path));
+        cmd.arg("--python")
+            .arg(python)
+            .arg("--peers-script")
+            .arg(workspace_root().join("bench/peers/peers.py"))
+            .env(
+                "PATH",
+                std::env::join_paths(dirs).map_err(|e| Error(e.to_string()))?,
+            );
+    }
     let passed = util::run_inherit(&mut cmd)?.success();
     say(format_args!(
         "bench {} in {}",
@@ -91,6 +116,46 @@ pub fn run(opts: &Options) -> Result<bool> {
     }
     drop(daemon);
     Ok(passed)
+}
+
+/// The Python of a virtualenv under target/ that has pylxd (made once, reused), after
+/// checking that curl is there for W1.
+fn peers_python() -> Result<PathBuf> {
+    if util::find_program("curl", &[], true).is_none() {
+        lxd::apt_install(&["curl"])?;
+    }
+    let venv = target_dir().join("bench-peers/venv");
+    let python = venv.join("bin/python");
+    let has_pylxd = |python: &Path| {
+        let mut check = std::process::Command::new(python);
+        check.args([
+            "-c",
+            "import importlib.metadata as m; assert m.version('pylxd') == '2.4.2'",
+        ]);
+        check.output().is_ok_and(|o| o.status.success())
+    };
+    if python.exists() && has_pylxd(&python) {
+        return Ok(python);
+    }
+    let started = Instant::now();
+    say(format_args!(
+        "making {} with {PYLXD} for the peers",
+        venv.display()
+    ));
+    let mut make = std::process::Command::new("python3");
+    make.args(["-m", "venv"]).arg(&venv);
+    util::run_inherit_ok(&mut make)?;
+    let mut pip = std::process::Command::new(venv.join("bin/pip"));
+    pip.args(["install", "--quiet", "--disable-pip-version-check", PYLXD]);
+    util::run_inherit_ok(&mut pip)?;
+    if !has_pylxd(&python) {
+        return Err(Error(format!(
+            "{PYLXD} is still missing from {}",
+            venv.display()
+        )));
+    }
+    say(format_args!("peers ready in {}", secs(started)));
+    Ok(python)
 }
 
 fn workspace_root() -> &'static Path {
@@ -117,6 +182,7 @@ pub fn parse(args: impl Iterator<Item = OsString>) -> std::result::Result<Option
             "--keep" => opts.keep = true,
             "--quick" => opts.quick = true,
             "--big" => opts.big = true,
+            "--no-peers" => opts.no_peers = true,
             "--only" => opts.only = Some(args.next().ok_or("--only needs a list, e.g. W1,W4")?),
             "--rounds" => opts.rounds = Some(args.next().ok_or("--rounds needs a number")?),
             text => return Err(format!("unknown argument to `bench`: {text}")),

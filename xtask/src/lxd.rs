@@ -219,17 +219,7 @@ pub fn ensure_installed(need_daemon: bool) -> Result<()> {
         what.join("; "),
         packages.join(" ")
     ));
-    let apt = |args: &[&str]| {
-        let mut cmd = Command::new("apt-get");
-        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-        util::run_inherit_ok(&mut cmd)
-    };
-    let started = Instant::now();
-    apt(&["update"])?;
-    let mut install = vec!["install", "-y"];
-    install.extend(&packages);
-    apt(&install)?;
-    say(format_args!("installed in {}", secs(started)));
+    apt_install(&packages)?;
     let still: Vec<String> = self::missing(need_daemon)
         .into_iter()
         .map(|(_, w)| w)
@@ -242,6 +232,22 @@ pub fn ensure_installed(need_daemon: bool) -> Result<()> {
             still.join("; ")
         )))
     }
+}
+
+/// `apt-get update`, then `apt-get install -y PACKAGES` (root on Debian).
+pub fn apt_install(packages: &[&str]) -> Result<()> {
+    let apt = |args: &[&str]| {
+        let mut cmd = Command::new("apt-get");
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        util::run_inherit_ok(&mut cmd)
+    };
+    let started = Instant::now();
+    apt(&["update"])?;
+    let mut install = vec!["install", "-y"];
+    install.extend(packages);
+    apt(&install)?;
+    say(format_args!("installed in {}", secs(started)));
+    Ok(())
 }
 
 /// Incus beside LXD: Debian 12 carries it in its backports suite only, so that suite is
