@@ -894,15 +894,14 @@ pub(crate) async fn send_checked(ws: &mut WebSocket, message: Message, what: &st
             "the server went away; the message was not delivered",
         )),
         Ok(()) => Ok(()),
-        Err(e) => Err(match broken(what, e) {
-            lost @ Error::ConnectionLost { .. } => lost,
-            // Not a protocol error of the server's: our write failed.
-            Error::Malformed { reason, .. } => Error::Transport(lxd_transport::Error::Http {
-                endpoint: what.to_string(),
-                source: reason.into(),
-            }),
-            other => other,
-        }),
+        Err(e) => {
+            let error = lxd_transport::Error::WebSocket(e);
+            if error.is_disconnected() {
+                Err(Error::lost(what, error))
+            } else {
+                Err(Error::Transport(error))
+            }
+        }
     }
 }
 

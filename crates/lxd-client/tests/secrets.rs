@@ -371,7 +371,7 @@ async fn a_websocket_that_fails_on_the_network_leaks_no_secret() {
         .await
         .unwrap_err();
     assert!(err.is_connect(), "{err}");
-    assert_error_clean("refused", &err, &capture, mark, &secrets);
+    assert_error_clean("refused", &err, capture, mark, &secrets);
 
     // Reset: the server hangs up on the upgrade request.
     let resetting = SocketDir::new("reset");
@@ -383,7 +383,7 @@ async fn a_websocket_that_fails_on_the_network_leaks_no_secret() {
         .await
         .unwrap_err();
     assert!(err.is_disconnected(), "{err}");
-    assert_error_clean("reset", &err, &capture, mark, &secrets);
+    assert_error_clean("reset", &err, capture, mark, &secrets);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -421,7 +421,7 @@ async fn raw_exec_connect_to_a_gone_server_leaks_no_secret() {
     let mark = capture.text().len();
     let err = raw.connect("0").await.unwrap_err();
     assert!(err.is_connect() || err.is_disconnected(), "{err}");
-    assert_error_clean("RawExec::connect", &err, &capture, mark, &secrets);
+    assert_error_clean("RawExec::connect", &err, capture, mark, &secrets);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -476,9 +476,9 @@ async fn an_undecodable_exec_reply_leaks_no_secret() {
             err.to_string().contains("redacted"),
             "{what}: the snippet is still shown, without the secrets: {err}"
         );
-        assert_error_clean(what, &err, &capture, mark, &secrets);
+        assert_error_clean(what, &err, capture, mark, &secrets);
         let session = client.instances().exec("c1", ["true"]).run().await;
         let err = session.unwrap_err();
-        assert_error_clean(what, &err, &capture, mark, &secrets);
+        assert_error_clean(what, &err, capture, mark, &secrets);
     }
 }
