@@ -458,13 +458,14 @@ fn walk(dir: &Path) -> Vec<String> {
 /// deadline) rather than leaving it to the caller.
 fn library_bounded(class: Class, kind: Kind) -> bool {
     match kind {
-        // A pull's listings and each file's reply up to its content, and a push's
-        // directory creations, honour the timeout.
+        // A file's reply up to its content, a pull's listings, and a push's directory
+        // creations honour the timeout; uploads and exports are the caller's (C).
         Kind::Slow => matches!(
             class,
             Class::Plain
                 | Class::OperationWait
                 | Class::Exec
+                | Class::FileGet
                 | Class::GetRecursive
                 | Class::PutRecursive
         ),
