@@ -10,7 +10,8 @@
 //!
 //! Outside the harness (a plain `cargo test`), every test prints a loud SKIP line and returns.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use lxd_client::Client;
@@ -152,6 +153,66 @@ pub fn unique(prefix: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// A fresh directory under the system temp dir, removed by [`Scratch::drop`].
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    /// Makes `<temp dir>/<unique(prefix)>`.
+    pub fn new(prefix: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(unique(prefix));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs a command to its end; panics with its stderr if it fails.
+pub fn run(cmd: &mut Command) {
+    let out = cmd.output().expect("running a command");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Writes an image's `metadata.yaml` (with a unique description, so every build has its
+/// own fingerprint) and a `rootfs/` with the static busybox into `dir`.
+pub fn layout(dir: &Path, tag: &str) {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    std::fs::write(
+        dir.join("metadata.yaml"),
+        format!(
+            "architecture: x86_64\ncreation_date: {stamp}\nproperties:\n  description: {tag}\n  os: busybox\n"
+        ),
+    )
+    .unwrap();
+    let bin = dir.join("rootfs/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
+    std::fs::write(dir.join("rootfs/tag"), tag).unwrap();
+}
+
+/// An uncompressed tarball of `dir`'s `metadata.yaml` + `rootfs/` (LXD accepts plain tar).
+pub fn tar_plain(dir: &Path) -> PathBuf {
+    let path = dir.join("image.tar");
+    run(Command::new("tar")
+        .args(["--numeric-owner", "--owner=0", "--group=0", "-cf"])
+        .arg(&path)
+        .arg("-C")
+        .arg(dir)
+        .args(["metadata.yaml", "rootfs"]));
+    path
 }
 
 /// Creates the instance `request` describes and starts it, waiting for both operations;

@@ -13,55 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use futures::FutureExt;
 use lxd_client::proto::{ImageAlias, ImagesPost, ImagesPostSource};
 use lxd_client::{Client, ImageUpload};
-use lxd_integration::{require, unique};
+use lxd_integration::{Scratch, layout, require, run, tar_plain, unique};
 
 // ---- helpers --------------------------------------------------------------------------------
-
-/// A fresh directory under the system temp dir, removed by [`Scratch::drop`].
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(prefix: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(unique(prefix));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().expect("running a command");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Writes `metadata.yaml` (with a unique description, so every build has its own
-/// fingerprint) and a `rootfs/` with the static busybox into `dir`.
-fn layout(dir: &Path, tag: &str) {
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    std::fs::write(
-        dir.join("metadata.yaml"),
-        format!(
-            "architecture: x86_64\ncreation_date: {stamp}\nproperties:\n  description: {tag}\n  os: busybox\n"
-        ),
-    )
-    .unwrap();
-    let bin = dir.join("rootfs/bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
-    std::fs::write(dir.join("rootfs/tag"), tag).unwrap();
-}
 
 fn tar(dir: &Path, out: &str, members: &[&str]) -> PathBuf {
     let path = dir.join(out);
@@ -570,18 +524,6 @@ async fn a_big_image_streams_in_bounded_memory() {
         assert!(grown < 16 << 20, "export grew RSS by {grown} bytes");
     })
     .await;
-}
-
-/// An uncompressed tarball of `metadata.yaml` + `rootfs/` (LXD accepts plain tar).
-fn tar_plain(dir: &Path) -> PathBuf {
-    let path = dir.join("image.tar");
-    run(Command::new("tar")
-        .args(["--numeric-owner", "--owner=0", "--group=0", "-cf"])
-        .arg(&path)
-        .arg("-C")
-        .arg(dir)
-        .args(["metadata.yaml", "rootfs"]));
-    path
 }
 
 /// What a route answers: (headers, body), or `None` for 404.

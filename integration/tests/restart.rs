@@ -10,6 +10,9 @@
 //!   and after the restart the operation is unknown (404: LXD keeps operations in memory).
 //!   (Measured: with a `sleep 600` exec running, both SIGTERM and `lxd shutdown` took
 //!   5 min, the long-poll `wait` silent all along.)
+//! - The daemon killed mid pull, push, exec, export, event stream and wait: each fails
+//!   with `is_disconnected()` within a second, no partial file, and the client works after
+//!   the restart.
 //! - Requests while the daemon is down fail at once: a refused connection, or over HTTPS
 //!   possibly a reset of a kept-alive connection the dying daemon closed.
 //!
@@ -31,13 +34,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use futures::{FutureExt, StreamExt};
 use lxd_client::proto::EventType;
-use lxd_client::{Client, Error, EventItem, EventStream, Method, Operation};
-use lxd_integration::{
-    Env, create_profile, delete_profile, fresh_identity, kill_and_delete, launch, profile_created,
-    require, unique,
+use lxd_client::{
+    Client, Error, EventItem, EventStream, ImageUpload, Method, Operation, PutOptions,
+    TransferProgress,
 };
+use lxd_integration::{
+    Env, Scratch, create_profile, delete_profile, fresh_identity, kill_and_delete, launch, layout,
+    profile_created, require, tar_plain, unique,
+};
+use tokio::io::AsyncReadExt;
 
 /// How long a step may take before the test fails instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -547,13 +556,16 @@ async fn across_restarts(env: Env, daemon: Daemon, name: String) {
         .expect_err("the daemon died under the wait");
     eprintln!("wait over HTTPS across SIGKILL: {failed}");
     assert!(matches!(failed, Error::Transport(_)), "{failed:?}");
-    let (_daemon, started) = control(daemon, Daemon::start).await;
+    let (daemon, started) = control(daemon, Daemon::start).await;
     eprintln!("daemon started again after SIGKILL in {started:?}");
     let gone = Operation::get(&client, &id)
         .await
         .expect_err("no operation after a crash");
     eprintln!("the operation after the restart: {gone}");
     assert!(gone.is_not_found(), "{gone:?}");
+
+    // 4. The daemon dies with transfers in flight.
+    let daemon = killed_mid_transfers(&client, daemon, &name).await;
 
     // The client goes on working, and the container is still there to clean up.
     let after = exec_operation(&client, &name, &["true"])
@@ -568,4 +580,180 @@ async fn across_restarts(env: Env, daemon: Daemon, name: String) {
         .await
         .expect("deleting the test container");
     env.forget_certificate(&https_cert).await;
+    drop(daemon);
+}
+
+/// How long after SIGKILL every call in flight must have failed: the kernel closes the
+/// daemon's sockets as it dies, so the client learns at once (measured: under 0.25 s).
+const NOTICED_WITHIN: Duration = Duration::from_secs(1);
+
+/// A progress callback that reports `label` once, at the first byte moved.
+fn first_bytes(
+    tx: &tokio::sync::mpsc::UnboundedSender<&'static str>,
+    label: &'static str,
+) -> impl Fn(&TransferProgress<'_>) + Send + Sync + 'static {
+    let (tx, said) = (tx.clone(), AtomicBool::new(false));
+    move |p| {
+        if p.bytes > 0 && !said.swap(true, Ordering::Relaxed) {
+            let _ = tx.send(label);
+        }
+    }
+}
+
+/// SIGKILL while a pull, a push, an exec session, an image export, an event stream and an
+/// operation wait are all mid-way: each ends with an error for which `is_disconnected()`
+/// holds, within [`NOTICED_WITHIN`]; the pull leaves no file and no temporary; a signal
+/// sent to the dead session fails the same way; after the restart the client works.
+async fn killed_mid_transfers(client: &Client, daemon: Daemon, name: &str) -> Daemon {
+    let scratch = Scratch::new("itrs-kill");
+    let instances = client.instances();
+    // 1 GiB each way (sparse, so nothing is written to disk to make them): seconds of
+    // transfer, so both are surely mid-way when the daemon dies.
+    let big = "busybox dd if=/dev/zero of=/root/big bs=1M count=0 seek=1024";
+    let made = instances.exec(name, ["sh", "-c", big]).run().await.unwrap();
+    assert_eq!(made.exit_code, 0, "{}", made.stderr_text());
+    let local = scratch.0.join("local-big");
+    std::fs::File::create(&local)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    // An image of 256 MiB to export into a pipe nobody reads until the kill.
+    let image_dir = scratch.0.join("image");
+    std::fs::create_dir_all(&image_dir).unwrap();
+    layout(&image_dir, &unique("itrs-kill"));
+    std::fs::File::create(image_dir.join("rootfs/big"))
+        .unwrap()
+        .set_len(256 << 20)
+        .unwrap();
+    let upload = ImageUpload::unified_from_path(tar_plain(&image_dir))
+        .await
+        .unwrap();
+    let image = client.images().upload_and_wait(upload).await.unwrap();
+    let pull_dir = scratch.0.join("pull");
+    std::fs::create_dir_all(&pull_dir).unwrap();
+
+    let (tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+    let done = |r: Result<(), Error>| (r, Instant::now());
+    let wait = tokio::spawn(
+        exec_operation(client, name, &["sleep", "600"])
+            .await
+            .wait()
+            .map(move |r| done(r.map(drop))),
+    );
+    let mut events = client
+        .events()
+        .types([EventType::Lifecycle])
+        .connect()
+        .await
+        .unwrap();
+    let events = tokio::spawn(async move {
+        loop {
+            match events.next().await {
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return done(Err(e)),
+                None => return done(Ok(())),
+            }
+        }
+    });
+    let files = instances.files(name);
+    let pull = tokio::spawn({
+        let (files, to) = (
+            files.clone().with_progress(first_bytes(&tx, "pull")),
+            pull_dir.join("big"),
+        );
+        async move { done(files.get_to_path("/root/big", &to).await.map(drop)) }
+    });
+    let push = tokio::spawn({
+        let (files, from) = (
+            files.clone().with_progress(first_bytes(&tx, "push")),
+            local.clone(),
+        );
+        async move {
+            let options = PutOptions::default();
+            done(files.put_from_path("/root/pushed", &from, &options).await)
+        }
+    });
+    let mut session = instances
+        .exec(name, ["sh", "-c", "echo started; exec sleep 600"])
+        .spawn()
+        .await
+        .unwrap();
+    let session_control = session.control();
+    let mut stdout = session.take_stdout().unwrap();
+    let mut line = [0u8; 8];
+    stdout.read_exact(&mut line).await.unwrap();
+    assert_eq!(&line, b"started\n");
+    let exec = tokio::spawn(async move {
+        let mut rest = Vec::new();
+        let _ = stdout.read_to_end(&mut rest).await;
+        done(session.wait().await.map(drop))
+    });
+    let (mut pipe_out, mut pipe_in) = tokio::io::duplex(64 * 1024);
+    let export = tokio::spawn({
+        let (images, fingerprint) = (client.images(), image.fingerprint.clone());
+        async move {
+            let exported = images.export_to_writer(&fingerprint, &mut pipe_in).await;
+            done(exported.map(drop))
+        }
+    });
+    let mut first = [0u8; 1];
+    pipe_out.read_exact(&mut first).await.unwrap();
+    let mut moving = Vec::new();
+    while moving.len() < 2 {
+        let label = tokio::time::timeout(PATIENCE, started.recv())
+            .await
+            .expect("the pull and the push start")
+            .unwrap();
+        moving.push(label);
+    }
+
+    let killed_at = Instant::now();
+    let (daemon, killed) = control(daemon, |d| d.stop("KILL", PATIENCE)).await;
+    eprintln!("SIGKILL mid-transfer: daemon gone in {killed:?}");
+    // The export's pipe is read again only now: it fails once what LXD sent is read.
+    let drained = tokio::spawn(async move {
+        let mut rest = Vec::new();
+        let _ = pipe_out.read_to_end(&mut rest).await;
+    });
+    for (what, task) in [
+        ("pull", pull),
+        ("push", push),
+        ("exec", exec),
+        ("export", export),
+        ("event stream", events),
+        ("operation wait", wait),
+    ] {
+        let (result, at) = tokio::time::timeout(PATIENCE, task)
+            .await
+            .unwrap_or_else(|_| panic!("the {what} ends when the daemon dies (no hang)"))
+            .expect("task");
+        let err = result.expect_err(what);
+        let after = at.saturating_duration_since(killed_at);
+        eprintln!("{what} after SIGKILL: {after:?}: {err}");
+        assert!(err.is_disconnected(), "{what}: {err:?}");
+        assert!(after < NOTICED_WITHIN, "{what} noticed after {after:?}");
+    }
+    drained.await.unwrap();
+    let signal = session_control
+        .signal(15)
+        .await
+        .expect_err("a signal to a dead session");
+    assert!(signal.is_disconnected(), "{signal:?}");
+    let left: Vec<_> = std::fs::read_dir(&pull_dir).unwrap().collect();
+    assert!(left.is_empty(), "the cut pull left {left:?}");
+
+    let (daemon, started) = control(daemon, Daemon::start).await;
+    eprintln!("daemon started again in {started:?}");
+    client
+        .images()
+        .delete_and_wait(&image.fingerprint)
+        .await
+        .unwrap();
+    let cleaned = instances
+        .exec(name, ["rm", "-f", "/root/big", "/root/pushed"])
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(cleaned.exit_code, 0);
+    daemon
 }
