@@ -553,6 +553,25 @@ impl Client {
         Ok(Reply { envelope, headers })
     }
 
+    /// Runs `step`, failing with the transport's timeout error after `limit` (none: no
+    /// bound). For the parts of an unbounded exchange that are still the client's to bound:
+    /// the wait for a transfer's reply to start, a listing read whole.
+    pub(crate) async fn within<T>(
+        &self,
+        limit: Option<std::time::Duration>,
+        step: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let Some(limit) = limit else {
+            return step.await;
+        };
+        match tokio::time::timeout(limit, step).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Transport(lxd_transport::Error::Timeout {
+                endpoint: self.transport().endpoint().to_string(),
+            })),
+        }
+    }
+
     /// Sends a request whose successful answer is not (or not only) LXD's envelope: raw file
     /// bodies, with their headers. An error status becomes the same [`Error::Api`] as from
     /// [`execute`](Self::execute); the error body is read only up to a bound.

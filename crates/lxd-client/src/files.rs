@@ -898,23 +898,6 @@ impl Files {
         )
     }
 
-    /// Runs `step`, failing with the transport's timeout error after `limit`.
-    async fn within<T>(
-        &self,
-        limit: Option<std::time::Duration>,
-        step: impl Future<Output = Result<T>>,
-    ) -> Result<T> {
-        let Some(limit) = limit else {
-            return step.await;
-        };
-        match tokio::time::timeout(limit, step).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Transport(lxd_transport::Error::Timeout {
-                endpoint: self.client.transport().endpoint().to_string(),
-            })),
-        }
-    }
-
     /// GET `path` (not following a symlink): a file's download, a directory's entries, or a
     /// symlink's target.
     ///
@@ -939,6 +922,7 @@ impl Files {
         };
         let request = self.request(Method::GET, &base, path).timeout(timeout);
         let response = self
+            .client
             .within(limit, self.client.send_raw(request))
             .await
             .map_err(|e| self.about(path, e))?;
@@ -961,6 +945,7 @@ impl Files {
             }
             InstanceFileType::Directory => {
                 let body = self
+                    .client
                     .within(limit, async { Ok(response.bytes().await?) })
                     .await?;
                 let envelope: lxd_proto::Response = serde_json::from_slice(&body)
@@ -969,7 +954,10 @@ impl Files {
                 Ok(Fetched::Directory(stat, names.unwrap_or_default()))
             }
             InstanceFileType::Symlink => {
-                let target = self.within(limit, read_small(response, &context())).await?;
+                let target = self
+                    .client
+                    .within(limit, read_small(response, &context()))
+                    .await?;
                 let target = String::from_utf8(target).map_err(|e| {
                     Error::malformed(context(), "symlink target is not UTF-8", e.as_bytes())
                 })?;

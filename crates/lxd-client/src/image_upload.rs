@@ -605,7 +605,13 @@ impl Images {
             .client
             .request(Method::GET, &path, &[])
             .timeout(Timeout::None);
-        let mut response = self.client.send_raw(request).await?;
+        // The image takes as long as it takes; the wait for the reply to start is still
+        // bounded by the client's timeout (LXD starts sending at once), as for files.
+        let limit = self.client.transport().timeout();
+        let mut response = self
+            .client
+            .within(limit, self.client.send_raw(request))
+            .await?;
         let content_type = response
             .headers()
             .get(header::CONTENT_TYPE)

@@ -458,8 +458,8 @@ fn walk(dir: &Path) -> Vec<String> {
 /// deadline) rather than leaving it to the caller.
 fn library_bounded(class: Class, kind: Kind) -> bool {
     match kind {
-        // A file's reply up to its content, a pull's listings, and a push's directory
-        // creations honour the timeout; uploads and exports are the caller's (C).
+        // A file's or an export's reply up to its content, a pull's listings, and a push's
+        // directory creations honour the timeout; uploads are the caller's (C).
         Kind::Slow => matches!(
             class,
             Class::Plain
@@ -468,6 +468,7 @@ fn library_bounded(class: Class, kind: Kind) -> bool {
                 | Class::FileGet
                 | Class::GetRecursive
                 | Class::PutRecursive
+                | Class::ImageExport
         ),
         Kind::NeverEnds => class != Class::Exec,
         Kind::Cancelled => false,
