@@ -3,7 +3,7 @@ documentation shows, so lxd-client is compared with it in the same run, on the s
 and fixtures. (The `lxc` CLI and curl peers are in bench/src/cli_side.rs: their memory is
 measured from a small parent, which a Python parent would inflate.)
 
-`python3 peers.py run CASE pylxd --socket S --image ALIAS --work DIR --size BYTES
+`python3 pylxd_side.py run CASE pylxd --socket S --image ALIAS --work DIR --size BYTES
 --counts JSON` runs one workload and prints the same JSON line as lxd-bench's own children
 (bench/src/harness.rs): metrics, errors, peak RSS and CPU time of this process, in which
 pylxd runs. The metric names match lxd-bench's, so the parent puts them in the same rows.

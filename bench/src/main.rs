@@ -4,7 +4,7 @@
 //! `lxd-bench bench --socket S --image ALIAS [--quick] [--big] [--only W1,W4] [--rounds N]
 //! [--work DIR]` sets up the fixtures, runs every (workload, side) in a fresh child process
 //! (so peak RSS is per workload and per side), raw and client interleaved, prints the table
-//! and writes `DIR/bench.json`. With `--python PY --peers-script bench/peers/peers.py` the
+//! and writes `DIR/bench.json`. With `--python PY --peers-script bench/peers/pylxd_side.py` the
 //! peers (pylxd, the `lxc` CLI, curl for W1) run too, interleaved with the two.
 //!
 //! `lxd-bench run CASE SIDE --socket S --image ALIAS --work DIR [--quick] [--size BYTES]`
@@ -23,7 +23,7 @@ use std::process::ExitCode;
 
 use work::{Counts, Ctx, MIB, Peers, RUN_CONTAINER};
 
-const USAGE: &str = "usage: lxd-bench bench --socket PATH --image ALIAS [--quick] [--big] [--only W1,W4] [--rounds N] [--work DIR] [--python PY --peers-script peers.py]
+const USAGE: &str = "usage: lxd-bench bench --socket PATH --image ALIAS [--quick] [--big] [--only W1,W4] [--rounds N] [--work DIR] [--python PY --peers-script pylxd_side.py]
        lxd-bench run CASE raw|client --socket PATH --image ALIAS --work DIR [--quick] [--size BYTES]";
 
 /// Command-line options of both modes.

@@ -30,7 +30,7 @@ pub struct Counts {
 }
 
 impl Counts {
-    /// The counts as JSON, handed to the peers' driver (bench/peers/peers.py) so every
+    /// The counts as JSON, handed to the peers' driver (bench/peers/pylxd_side.py) so every
     /// side does the same amount of work.
     pub fn to_json(&self) -> String {
         serde_json::json!({
@@ -91,7 +91,7 @@ pub struct Ctx {
 pub struct Peers {
     /// The Python of the virtualenv that has pylxd (`cargo xtask bench` makes it).
     pub python: PathBuf,
-    /// bench/peers/peers.py.
+    /// bench/peers/pylxd_side.py.
     pub script: PathBuf,
 }
 

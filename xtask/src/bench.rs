@@ -96,7 +96,7 @@ pub fn run(opts: &Options) -> Result<bool> {
         cmd.arg("--python")
             .arg(python)
             .arg("--peers-script")
-            .arg(workspace_root().join("bench/peers/peers.py"))
+            .arg(workspace_root().join("bench/peers/pylxd_side.py"))
             .env(
                 "PATH",
                 std::env::join_paths(dirs).map_err(|e| Error(e.to_string()))?,
