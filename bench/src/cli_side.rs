@@ -24,6 +24,9 @@ use crate::work::{Ctx, MIB, Outcome};
 /// fan out shell calls bound them (`xargs -P`). lxd-client's and the floor's W8 are not.
 const LXC_PARALLEL: usize = 50;
 
+/// How long one `lxc` process may run before it counts as hung.
+const LXC_PATIENCE: Duration = Duration::from_secs(120);
+
 /// The children's peak RSS (KiB) and CPU time (ms) so far.
 pub fn children_usage() -> (u64, u64) {
     use nix::sys::resource::{UsageWho, getrusage};
@@ -83,13 +86,32 @@ impl Lxc {
         cmd
     }
 
-    /// Runs `lxc ARGS` to its end; its standard output on success.
+    /// Runs `lxc ARGS` to its end; its standard output on success. A process still running
+    /// after [`LXC_PATIENCE`] is killed and counted as an error: LXD 5.0.2's `lxc exec`
+    /// sometimes never exits after its command has (under concurrent execs).
     fn run(&self, args: &[&str]) -> Result<Vec<u8>> {
+        let child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let pid = child.id().to_string();
+        let (finished, watch) = std::sync::mpsc::channel::<()>();
+        // A watchdog rather than polling the child, which would add its interval to every
+        // measured call.
+        let watchdog = std::thread::spawn(move || {
+            if watch.recv_timeout(LXC_PATIENCE).is_err() {
+                let _ = Command::new("kill").args(["-9", &pid]).status();
+            }
+        });
+        let output = child.wait_with_output();
+        let _ = finished.send(());
+        let _ = watchdog.join();
         let Output {
             status,
             stdout,
             stderr,
-        } = self.command(args).output()?;
+        } = output?;
         if !status.success() {
             return Err(format!(
                 "lxc {}: {status}: {}",
