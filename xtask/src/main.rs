@@ -1,9 +1,10 @@
-//! Project automation for lxd-rs: `cargo xtask test | integration | bench | help`.
+//! Project automation for lxd-rs: `cargo xtask test | docs | fuzz | integration | bench | help`.
 //!
 //! std only, so `cargo xtask` compiles in seconds on a clean CI machine.
 
 mod bench;
 mod docs;
+mod fuzz;
 mod image;
 mod integration;
 mod lxd;
@@ -25,13 +26,27 @@ Commands:
   test          The project's one test command (CI runs it via .ci/run):
                 `cargo test --workspace --exclude lxd-integration`, a `cargo check` of
                 lxd-client with the native-tls backend, the MSRV check (no dependency
-                needs a newer Rust than `rust-version`), `docs` as below, then
-                `integration` as below, against LXD and then against Incus
-                (`--server incus`). Fails if any fails.
+                needs a newer Rust than `rust-version`), `docs` as below, `fuzz --secs 20`
+                as below (two targets at a time), then `integration` as below, against
+                LXD and then against Incus (`--server incus`). Fails if any fails.
 
   docs          rustdoc of the library crates without warnings, an example in the doc of
                 every public fn (and a REST reference link on lxd-client's request
                 methods), and `cargo package` of each library crate.
+
+  fuzz [--secs N] [--target NAME]... [--stable]
+                Builds the cargo-fuzz targets in fuzz/ (libFuzzer, no sanitizer: the crates
+                forbid unsafe code) and runs each for N seconds (default 60), one per core;
+                fails on a crash (a panic, an input running over 10 s, memory exhausted) and
+                prints the crashing input's path. Installs cargo-fuzz when missing. Uses an
+                installed nightly toolchain, else (or with --stable) the default toolchain
+                with RUSTC_BOOTSTRAP=1. Seeds: fuzz/seeds/<target>/ (in the repository);
+                discovered inputs: target/fuzz/corpus/<target>/, crashes:
+                target/fuzz/artifacts/<target>/, logs: target/fuzz/logs/<target>.log.
+    --secs N       Seconds per target (default 60; `test` gives each 20).
+    --target NAME  Only this target (repeatable).
+    --stable       The default toolchain with RUSTC_BOOTSTRAP=1 even when a nightly is
+                   installed (checks the path CI takes on a machine without one).
 
   integration [--server lxd|incus] [--keep] [--no-peers] [--socket PATH] [-- <args>]
                 Runs `cargo test -p lxd-integration` against a real LXD.
@@ -84,6 +99,7 @@ enum Task {
     Help,
     Test,
     Docs,
+    Fuzz(fuzz::Options),
     Integration(Options),
     Bench(bench::Options),
 }
@@ -103,6 +119,7 @@ fn main() -> ExitCode {
         }
         Task::Test => test(),
         Task::Docs => Ok(docs::check(integration::workspace_root())),
+        Task::Fuzz(opts) => fuzz::run(&opts),
         Task::Integration(opts) => integration::run(&opts),
         Task::Bench(opts) => bench::run(&opts),
     };
@@ -136,6 +153,7 @@ fn parse(args: Vec<OsString>) -> std::result::Result<Task, String> {
             Some(extra) => Err(format!("`test` takes no arguments (got {extra:?})")),
         },
         Some("docs") => Ok(Task::Docs),
+        Some("fuzz") => fuzz::parse(args).map(Task::Fuzz),
         Some("integration") => {
             let mut opts = Options::default();
             while let Some(arg) = args.next() {
@@ -202,10 +220,14 @@ fn test() -> Result<bool> {
         .map_err(|e| say(format_args!("MSRV check FAILED: {e}")))
         .is_ok();
     let docs = docs::check(integration::workspace_root());
-    let unit = unit && native_tls && msrv && docs;
+    // Every decoder of server bytes under libFuzzer for a bounded time; a crash fails.
+    let fuzz = fuzz::run(&fuzz::Options::for_test())
+        .map_err(|e| say(format_args!("fuzzing could not run: {e}")))
+        .unwrap_or(false);
+    let unit = unit && native_tls && msrv && docs && fuzz;
     if !unit {
         say(
-            "unit tests or checks FAILED; running the integration tests anyway, to report everything",
+            "unit tests, checks or fuzzing FAILED; running the integration tests anyway, to report everything",
         );
     }
     // The same suite against LXD (with its second server and cluster), then against Incus.
