@@ -71,15 +71,18 @@ Commands:
                    instances, and whatever else it added (image, https address) afterwards.
     -- ARGS        Passed on to cargo test, e.g. `-- --test exec -- --nocapture`.
 
-  bench [--quick] [--big] [--only W1,W4] [--rounds N] [--keep]
+  bench [--quick] [--big] [--only W1,W4] [--rounds N] [--no-peers] [--keep]
                 lxd-client against a minimal raw client (plain HTTP/1.1 and websockets)
-                on a private daemon of its own (LXD_DIR=/var/lib/lxdrs-bench, needs root):
-                latency, throughput and peak RSS per workload (W1..W8, see
-                docs/performance.md); prints a table, writes target/bench/bench.json.
+                and the peers (pylxd 2.4.2 in a virtualenv under target/bench-peers, the
+                `lxc` CLI, curl for W1), interleaved on a private daemon of its own
+                (LXD_DIR=/var/lib/lxdrs-bench, needs root): latency, throughput, peak RSS
+                and CPU time per workload (W1..W8, see docs/performance.md); prints a
+                table, writes target/bench/bench.json.
     --quick        Smaller counts, one round (a smoke run).
     --big          Also the 1 GiB file and image runs (memory must stay flat).
     --only LIST    Only these workloads (idle,W1,...,W8).
-    --rounds N     Runs per side, raw and client interleaved (default 3).
+    --rounds N     Runs per side, every side interleaved (default 3).
+    --no-peers     lxd-client and the floor only.
     --keep         Leave the bench daemon running.
 
   help          This text.
