@@ -1016,6 +1016,15 @@ impl MultipartReader {
                         }
                     }
                 }
+                // A part with no headers: the delimiter's CRLF is consumed, so its empty
+                // header block is a lone CRLF (searching for CRLFCRLF would run into the
+                // content and merge this part with the next).
+                State::Headers if self.buf.len() < 2 => return Ok(None),
+                State::Headers if self.buf.starts_with(b"\r\n") => {
+                    let _ = self.buf.split_to(2);
+                    self.state = State::Body;
+                    return Ok(Some(PartEvent::Start));
+                }
                 State::Headers => match find(&self.buf, b"\r\n\r\n") {
                     Some(at) => {
                         let _ = self.buf.split_to(at + 4);
@@ -1152,6 +1161,20 @@ mod tests {
         // Cut short: an error, not a short success.
         let cut = &bytes[..bytes.len() - 5];
         assert!(parse(cut, &boundary, 64).await.unwrap_err().is_malformed());
+    }
+
+    #[tokio::test]
+    async fn a_part_without_headers_is_kept() {
+        // Found by the export_multipart fuzz target's seeds: parsed as ["root"] before.
+        let body = b"--b1\r\n\r\nmeta\r\n--b1\r\n\r\nroot\r\n--b1--\r\n";
+        for chunk in [1, 2, 3, 5, 100] {
+            let parts = parse(body, "b1", chunk).await.unwrap();
+            assert_eq!(
+                parts,
+                vec![b"meta".to_vec(), b"root".to_vec()],
+                "chunk {chunk}"
+            );
+        }
     }
 
     #[tokio::test]
