@@ -3,33 +3,17 @@
 //! writes all fail with an error for which `is_disconnected()` is true and whose message
 //! says the connection was lost; none reports success, none calls it a malformed reply.
 
-use lxd_client::proto::{InstanceSource, InstanceStatePut, InstancesPost};
+mod support;
+
 use lxd_client::{Client, Error};
 use lxd_testkit::{Fault, FaultRule, TestServer};
+use support::launch;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn running_instance() -> (TestServer, Client) {
     let server = TestServer::start().await.unwrap();
     let client = Client::unix(server.socket_path()).unwrap();
-    let instances = client.instances();
-    instances
-        .create(&InstancesPost {
-            name: "c1".into(),
-            source: InstanceSource::image_alias("busybox"),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
-    instances
-        .set_state("c1", &InstanceStatePut::start())
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
+    launch(&client, "c1").await;
     server.faults().add(
         FaultRule::new(Fault::CloseExecWebsocket)
             .method("POST")

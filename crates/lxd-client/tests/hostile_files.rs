@@ -245,27 +245,12 @@ struct Reply {
 type Script = Arc<dyn Fn(&Req) -> Reply + Send + Sync>;
 
 fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap();
-                out.push(u8::from_str_radix(hex, 16).unwrap());
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap()
+    // A `+` in a query is a space; a literal plus arrives as %2B.
+    let spaced = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .unwrap()
+        .into_owned()
 }
 
 fn http(status: &str, headers: &[(&str, &str)], body: &[u8], length: usize) -> Vec<u8> {

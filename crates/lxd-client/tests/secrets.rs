@@ -5,6 +5,8 @@
 //! client's private key) may appear in what was captured, nor in the `Debug` output of any
 //! public type that holds one.
 
+mod support;
+
 use std::fmt::Write as _;
 
 use futures::StreamExt;
@@ -391,25 +393,8 @@ async fn raw_exec_connect_to_a_gone_server_leaks_no_secret() {
     let capture = lxd_testkit::LogCapture::global();
     let server = TestServer::start().await.unwrap();
     let client = Client::unix(server.socket_path()).unwrap();
+    support::launch(&client, "c1").await;
     let instances = client.instances();
-    instances
-        .create(&InstancesPost {
-            name: "c1".into(),
-            source: InstanceSource::image_alias("busybox"),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
-    instances
-        .set_state("c1", &InstanceStatePut::start())
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
     let raw = instances.exec("c1", ["cat"]).start_raw().await.unwrap();
     let secrets: Vec<String> = raw
         .channels()
