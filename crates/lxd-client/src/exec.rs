@@ -587,10 +587,13 @@ impl ExecBuilder {
             })
         };
         let (control_tx, control_rx) = mpsc::channel(4);
-        tokio::spawn(pump_control(control_ws, control_rx));
+        // Set when an output stream is cut or a control message finds the connection gone.
+        let session_lost = LostFlag::default();
+        tokio::spawn(pump_control(control_ws, control_rx, session_lost.clone()));
         let control = ExecControl {
             commands: control_tx,
             interactive,
+            lost: session_lost.clone(),
         };
 
         let output_sink = |handler: Option<Handler>| -> (Sink, Option<ExecReader>) {
@@ -668,12 +671,14 @@ impl ExecBuilder {
                 out_sink,
                 done_rx.clone(),
                 "exec stdout",
+                Some(session_lost.clone()),
             )));
             started.stderr_pump = Some(tokio::spawn(pump_output(
                 ws2,
                 err_sink,
                 done_rx,
                 "exec stderr",
+                Some(session_lost),
             )));
         }
         Ok(started)
@@ -1010,11 +1015,14 @@ fn classify(
 }
 
 /// Reads an output channel (stdout or stderr) until LXD closes it.
+/// `lost`: set when the stream is cut before LXD's end-of-stream marker, so the session's
+/// control handle reports the lost connection.
 pub(crate) async fn pump_output(
     mut ws: WebSocket,
     mut sink: Sink,
     mut done: watch::Receiver<bool>,
     what: &'static str,
+    lost: Option<LostFlag>,
 ) -> Result<Sink> {
     let mut ended = false;
     loop {
@@ -1044,6 +1052,9 @@ pub(crate) async fn pump_output(
             }
             Incoming::Gone(error) => {
                 tracing::debug!(stream = what, error = %error, "exec stream cut");
+                if let (Some(flag), Error::ConnectionLost { reason, .. }) = (&lost, &error) {
+                    let _ = flag.set(reason.clone());
+                }
                 sink.fail(&error).await;
                 return Err(error);
             }
@@ -1209,39 +1220,41 @@ pub(crate) enum ControlMessage {
 /// Keeps the control channel open until LXD closes it (when the command ends), sending the
 /// messages it is given. It never closes the channel itself while the command runs: LXD
 /// kills the command when its control channel closes.
-async fn pump_control(mut ws: WebSocket, mut messages: mpsc::Receiver<ControlMessage>) {
+///
+/// LXD ends the control channel without a close frame once the command has ended, so the
+/// channel going away is no loss by itself: a later signal is "already ended", unless an
+/// output stream was cut or a message found the connection gone (`lost`, which
+/// [`ExecControl`] reads).
+async fn pump_control(
+    mut ws: WebSocket,
+    mut messages: mpsc::Receiver<ControlMessage>,
+    lost: LostFlag,
+) {
     const WHAT: &str = "exec control";
     let mut open = true;
-    let mut lost = None;
     loop {
         tokio::select! {
             message = ws.next() => match classify(message, WHAT) {
-                Incoming::Gone(e) => {
-                    lost = lost_again(&e);
-                    break;
-                }
-                Incoming::End | Incoming::Closed => break,
+                Incoming::Gone(_) | Incoming::End | Incoming::Closed => break,
                 _ => {}
             },
             next = messages.recv(), if open => match next {
                 Some(ControlMessage::Text(text, reply)) => {
                     let sent = send_checked(&mut ws, Message::Text(text.into()), WHAT).await;
-                    lost = sent.as_ref().err().and_then(lost_again);
+                    let gone = match &sent {
+                        Err(Error::ConnectionLost { reason, .. }) => {
+                            let _ = lost.set(reason.clone());
+                            true
+                        }
+                        _ => false,
+                    };
                     let _ = reply.send(sent);
-                    if lost.is_some() {
+                    if gone {
                         break;
                     }
                 }
                 None => open = false,
             }
-        }
-    }
-    // The connection went away (rather than LXD closing the channel when the command
-    // ended): every later signal or resize fails with that, not with "already ended".
-    if let Some(lost) = lost {
-        drop(ws);
-        while let Some(ControlMessage::Text(_, reply)) = messages.recv().await {
-            let _ = reply.send(Err(lost_again(&lost).expect("a lost connection")));
         }
     }
 }
@@ -1458,6 +1471,8 @@ impl ExecSession {
 pub struct ExecControl {
     commands: mpsc::Sender<ControlMessage>,
     interactive: bool,
+    /// Set once the session's connection is known lost (see `pump_control`).
+    lost: LostFlag,
 }
 
 impl fmt::Debug for ExecControl {
@@ -1522,7 +1537,11 @@ impl ExecControl {
     async fn send(&self, message: &InstanceExecControl) -> Result<()> {
         let text = serde_json::to_string(message)
             .map_err(|e| Error::invalid("control message", e.to_string()))?;
-        let ended = || Error::invalid("exec control", "the command has already ended");
+        // The channel is closed: the command ended, or the connection was lost on the way.
+        let ended = || match self.lost.get() {
+            Some(reason) => Error::lost("exec control", reason),
+            None => Error::invalid("exec control", "the command has already ended"),
+        };
         let (reply, answer) = oneshot::channel();
         self.commands
             .send(ControlMessage::Text(text, reply))
