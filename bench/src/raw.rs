@@ -1,8 +1,7 @@
-//! The floor: the smallest LXD client that can do what the workloads do, the fastest way
-//! this machine can. Plain HTTP/1.1 over the unix socket (request line, headers,
-//! Content-Length or chunked bodies, keep-alive through a stack of idle connections), file
-//! bodies sent with `sendfile(2)`, large reads, and plain websockets over a fresh connection
-//! each. No lxd-client code: whatever lxd-client costs above this is overhead.
+//! The floor: the smallest LXD client that can do what the workloads do. Plain HTTP/1.1
+//! over the unix socket (request line, headers, Content-Length or chunked bodies,
+//! keep-alive through a stack of idle connections) and plain websockets over a fresh
+//! connection each. No lxd-client code: whatever lxd-client costs above this is overhead.
 //!
 //! LXD 5.0.2 stops answering while a connection sits open without having sent a request, so
 //! a connection is only ever opened right before the request that uses it.
@@ -20,9 +19,8 @@ use crate::harness::{BoxError, Result};
 /// Read buffer of a connection (headers and small bodies; a larger read bypasses it).
 const CONN_BUF: usize = 16 * 1024;
 
-/// The buffer a large body is drained through: more than a unix socket holds, so one read
-/// takes whatever has arrived.
-const READ_BUF: usize = 256 * 1024;
+/// The buffer a large body is drained or sent through: few system calls per MiB.
+const READ_BUF: usize = 64 * 1024;
 
 type Conn = BufReader<UnixStream>;
 
@@ -130,9 +128,18 @@ impl Raw {
                     .as_bytes(),
             ),
         }
-        conn.get_mut().write_all(&out).await?;
-        if let Body::File(path, len) = body {
-            conn = send_file(conn, path.clone(), *len).await?;
+        let stream = conn.get_mut();
+        stream.write_all(&out).await?;
+        if let Body::File(path, _) = body {
+            let mut file = tokio::fs::File::open(path).await?;
+            let mut buf = vec![0u8; READ_BUF];
+            loop {
+                let n = file.read(&mut buf).await?;
+                if n == 0 {
+                    break;
+                }
+                stream.write_all(&buf[..n]).await?;
+            }
         }
 
         let mut line = String::new();
@@ -314,29 +321,6 @@ impl Response {
             self.raw.0.idle.lock().expect("lock").push(conn);
         }
     }
-}
-
-/// Sends a file's bytes on the connection with `sendfile(2)` (std's `io::copy` from a file
-/// to a socket uses it on Linux): the kernel moves the pages, nothing passes through this
-/// process. Blocking, so on the blocking pool, with the socket put back afterwards.
-async fn send_file(conn: Conn, path: PathBuf, len: u64) -> Result<Conn> {
-    // Nothing is buffered: the previous reply on this connection was read to its end.
-    let stream = conn.into_inner().into_std()?;
-    let stream = tokio::task::spawn_blocking(move || -> Result<std::os::unix::net::UnixStream> {
-        stream.set_nonblocking(false)?;
-        let mut file = std::fs::File::open(&path)?;
-        let sent = std::io::copy(&mut file, &mut &stream)?;
-        if sent != len {
-            return Err(format!("{}: sent {sent} of {len} bytes", path.display()).into());
-        }
-        stream.set_nonblocking(true)?;
-        Ok(stream)
-    })
-    .await??;
-    Ok(BufReader::with_capacity(
-        CONN_BUF,
-        UnixStream::from_std(stream)?,
-    ))
 }
 
 async fn read_chunk(conn: &mut Conn, buf: &mut [u8], left: &mut u64) -> Result<usize> {
