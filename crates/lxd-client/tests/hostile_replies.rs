@@ -6,6 +6,8 @@
 //! Each server is scripted byte by byte on a unix socket. Outer timeouts only turn a hang
 //! (the old behaviour) into a failure; they never synchronise anything.
 
+mod support;
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,50 +15,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use lxd_client::{Client, ClientBuilder, Error};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{UnixListener, UnixStream};
-
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use support::{SocketDir, serve_heads};
+use tokio::io::AsyncWriteExt;
+use tokio::net::UnixStream;
 
 /// Serves every connection with `script(conn, request head)`.
-fn serve<F, Fut>(script: F) -> (Dir, PathBuf)
+fn serve<F, Fut>(script: F) -> (SocketDir, PathBuf)
 where
     F: Fn(UnixStream, String) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "lxd-client-hostile-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("unix.socket");
-    let listener = UnixListener::bind(&path).unwrap();
-    let script = Arc::new(script);
-    tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            let script = script.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    match conn.read(&mut byte).await {
-                        Ok(1) => head.push(byte[0]),
-                        _ => return,
-                    }
-                }
-                script(conn, String::from_utf8_lossy(&head).into_owned()).await;
-            });
-        }
-    });
-    (Dir(dir), path)
+    serve_heads("hostile", script)
 }
 
 async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {

@@ -279,62 +279,23 @@ fn debug_of_secret_holding_types_hides_them() {
     assert_clean("Debug output", &format!("{client:?}"), &secrets);
 }
 
-/// A unix socket in a fresh directory, removed with it.
-struct SocketDir(std::path::PathBuf);
-
-impl SocketDir {
-    fn new(tag: &str) -> SocketDir {
-        let dir = std::env::temp_dir().join(format!(
-            "lxd-secrets-{tag}-{}-{:?}",
-            std::process::id(),
-            std::time::SystemTime::now()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        SocketDir(dir)
-    }
-
-    fn socket(&self) -> std::path::PathBuf {
-        self.0.join("unix.socket")
-    }
-}
-
-impl Drop for SocketDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Serves each connection `reply(request head)`, then closes it; `None` hangs up at once
 /// after reading the head (a server that resets the connection).
 fn serve(
-    dir: &SocketDir,
+    tag: &str,
     reply: impl Fn(&str) -> Option<Vec<u8>> + Send + Sync + 'static,
-) -> std::path::PathBuf {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let path = dir.socket();
-    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+) -> (support::SocketDir, std::path::PathBuf) {
+    use tokio::io::AsyncWriteExt;
     let reply = std::sync::Arc::new(reply);
-    tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            let reply = reply.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    match conn.read(&mut byte).await {
-                        Ok(1) => head.push(byte[0]),
-                        _ => return,
-                    }
-                }
-                let head = String::from_utf8_lossy(&head).into_owned();
-                if let Some(bytes) = reply(&head) {
-                    let _ = conn.write_all(&bytes).await;
-                    let _ = conn.shutdown().await;
-                }
-            });
+    support::serve_heads(tag, move |mut conn, head| {
+        let answer = reply(&head);
+        async move {
+            if let Some(bytes) = answer {
+                let _ = conn.write_all(&bytes).await;
+                let _ = conn.shutdown().await;
+            }
         }
-    });
-    path
+    })
 }
 
 /// Asserts that no secret is in an error's text, its `Debug`, or the captured logs
@@ -364,7 +325,7 @@ async fn a_websocket_that_fails_on_the_network_leaks_no_secret() {
     let path = "/1.0/operations/0b1c/websocket";
 
     // Refused: a socket nobody listens on any more.
-    let refused = SocketDir::new("refused");
+    let refused = support::SocketDir::new("refused");
     drop(std::os::unix::net::UnixListener::bind(refused.socket()).unwrap());
     let client = Client::unix(refused.socket()).unwrap();
     let mark = capture.text().len();
@@ -376,8 +337,7 @@ async fn a_websocket_that_fails_on_the_network_leaks_no_secret() {
     assert_error_clean("refused", &err, capture, mark, &secrets);
 
     // Reset: the server hangs up on the upgrade request.
-    let resetting = SocketDir::new("reset");
-    let socket = serve(&resetting, |_| None);
+    let (_resetting, socket) = serve("reset", |_| None);
     let client = Client::unix(socket).unwrap();
     let mark = capture.text().len();
     let err = client
@@ -432,8 +392,7 @@ async fn an_undecodable_exec_reply_leaks_no_secret() {
     //    secrets to fall inside the error's snippet.
     let cut = r#"{"type":"async","metadata":{"metadata":{"fds":{"0":"fd-secret-stdin-1a2b","1":"fd-secret-stdout-3c4d","control":"fd-secret-ctl-5e"#.to_string();
     for (what, body) in [("undecodable fds", bad_fds), ("cut reply", cut)] {
-        let dir = SocketDir::new("exec-reply");
-        let socket = serve(&dir, move |head| {
+        let (_dir, socket) = serve("exec-reply", move |head| {
             let body = if head.starts_with("POST ") {
                 body.clone()
             } else {
