@@ -76,6 +76,9 @@ struct OpInner {
     status: StatusCode,
     metadata: Option<Value>,
     err: String,
+    /// The HTTP status of the failure (LXD's `err_code`): 0 until the operation fails, then
+    /// the status the failing work gave, or 500 when it gave none (as LXD does).
+    err_code: u16,
     updated_at: String,
     may_cancel: bool,
 }
@@ -89,6 +92,8 @@ pub(crate) struct Op {
     created_at: String,
     resources: Option<BTreeMap<String, Vec<String>>>,
     location: String,
+    /// Whether `err_code` is shown (the flavor's `operations_carry_err_code`).
+    err_codes: bool,
     inner: Mutex<OpInner>,
     done: watch::Sender<bool>,
     cancelled: watch::Sender<bool>,
@@ -118,8 +123,17 @@ impl Op {
             may_cancel: inner.may_cancel,
             err: inner.err.clone(),
             location: self.location.clone(),
-            extra: Map::new(),
+            extra: if self.err_codes {
+                Map::from_iter([("err_code".to_string(), Value::from(inner.err_code))])
+            } else {
+                Map::new()
+            },
         }
+    }
+
+    /// Records the HTTP status the failure about to be reported carries.
+    fn set_err_code(&self, status: u16) {
+        self.inner.lock().expect("operation lock").err_code = status;
     }
 
     pub(crate) fn status(&self) -> StatusCode {
@@ -146,6 +160,9 @@ impl Op {
             inner.status = status;
             if let Some(err) = err {
                 inner.err = err;
+            }
+            if status == StatusCode::FAILURE && inner.err_code == 0 {
+                inner.err_code = 500;
             }
             if status.is_final() {
                 inner.may_cancel = false;
@@ -204,6 +221,8 @@ pub(crate) struct Operations {
     events: Arc<Events>,
     expiry: Duration,
     location: Mutex<String>,
+    /// Whether operations show `err_code`.
+    err_codes: bool,
     /// Becomes true when the server stops: running work is abandoned.
     shutdown: watch::Receiver<bool>,
 }
@@ -213,6 +232,7 @@ impl Operations {
         events: Arc<Events>,
         expiry: Duration,
         location: &str,
+        err_codes: bool,
         shutdown: watch::Receiver<bool>,
     ) -> Operations {
         Operations {
@@ -220,6 +240,7 @@ impl Operations {
             events,
             expiry,
             location: Mutex::new(location.to_string()),
+            err_codes,
             shutdown,
         }
     }
@@ -251,10 +272,12 @@ impl Operations {
             created_at: now.clone(),
             resources,
             location: self.location.lock().expect("operations lock").clone(),
+            err_codes: self.err_codes,
             inner: Mutex::new(OpInner {
                 status: StatusCode::PENDING,
                 metadata: spec.metadata,
                 err: String::new(),
+                err_code: 0,
                 updated_at: now,
                 may_cancel: spec.may_cancel,
             }),
@@ -351,6 +374,26 @@ impl Operations {
         reply
     }
 
+    /// [`start`](Self::start) for work that fails with an [`ApiError`]: its message becomes
+    /// the operation's `err`, its status the `err_code`.
+    pub(crate) fn start_api<F>(
+        self: &Arc<Self>,
+        op: &Arc<Op>,
+        fault: Option<OperationFault>,
+        work: F,
+    ) -> Reply
+    where
+        F: Future<Output = Result<(), ApiError>> + Send + 'static,
+    {
+        let failing = op.clone();
+        self.start(op, fault, async move {
+            work.await.map_err(|e| {
+                failing.set_err_code(e.status);
+                e.message
+            })
+        })
+    }
+
     /// Starts a token operation: Running until used, cancelled or expired.
     pub(crate) fn start_token(&self, op: &Arc<Op>) -> Reply {
         op.set_status(StatusCode::RUNNING, None);
@@ -421,6 +464,7 @@ mod tests {
             Arc::new(Events::new("none")),
             Duration::from_millis(50),
             "none",
+            true,
             rx,
         ))
     }
@@ -452,6 +496,17 @@ mod tests {
         });
         failing.wait(Some(Duration::from_secs(5))).await;
         assert_eq!(failing.render().err, "boom");
+        assert_eq!(failing.render().extra["err_code"], 500, "no status given");
+
+        let refused = ops.create(OpSpec::task("x", "default"));
+        assert_eq!(refused.render().extra["err_code"], 0);
+        ops.start_api(&refused, None, async {
+            Err(ApiError::bad_request("The network already exists"))
+        });
+        refused.wait(Some(Duration::from_secs(5))).await;
+        assert_eq!(refused.status(), StatusCode::FAILURE);
+        assert_eq!(refused.render().err, "The network already exists");
+        assert_eq!(refused.render().extra["err_code"], 400);
 
         let stalled = ops.create(OpSpec::task("x", "default"));
         ops.start(&stalled, Some(OperationFault::Stall), async { Ok(()) });

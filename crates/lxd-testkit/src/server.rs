@@ -275,7 +275,8 @@ impl TestServerBuilder {
     }
 
     /// Sets `core.trust_password`: HTTPS clients presenting it in `POST /1.0/certificates`
-    /// become trusted.
+    /// become trusted. The LXD 6 flavor has no trust password (LXD 6 answers one with 501)
+    /// and ignores it.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -712,7 +713,9 @@ impl TestServer {
                 .insert("core.https_address".into(), address.to_string());
             state.addresses = vec![address.to_string()];
         }
-        state.trust_password = builder.trust_password.clone();
+        if builder.flavor.takes_trust_password() {
+            state.trust_password = builder.trust_password.clone();
+        }
         crate::seed::apply_defaults(&mut state, builder.busybox);
         for seed in &builder.seeds {
             crate::seed::apply(&mut state, seed).map_err(Error::new)?;
@@ -725,6 +728,7 @@ impl TestServer {
             events.clone(),
             builder.operation_expiry,
             &location,
+            builder.flavor.operations_carry_err_code(),
             shutdown.subscribe(),
         ));
         let inner = Arc::new(Inner {

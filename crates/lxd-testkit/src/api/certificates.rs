@@ -166,6 +166,13 @@ fn redeem_token(inner: &Arc<Inner>, token: &CertificateAddToken) -> Result<Value
 /// `POST /1.0/certificates`.
 pub(crate) fn create(inner: &Arc<Inner>, req: &Req) -> ApiResult {
     let mut post: CertificatesPost = req.json()?;
+    if !inner.flavor.takes_trust_password()
+        && post.password.as_deref().is_some_and(|p| !p.is_empty())
+    {
+        return Err(ApiError::not_implemented(
+            "Password authentication is no longer supported, please update your client",
+        ));
+    }
     if post.token && !post.certificate.is_empty() {
         return Err(ApiError::bad_request(
             "Can't use certificate if token is requested",

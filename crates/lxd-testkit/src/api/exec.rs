@@ -10,7 +10,7 @@
 //! for exit codes 127 and 126 which LXD turns into "Command not found" / "not executable".
 //!
 //! Without `wait-for-websocket` the command runs at once; `record-output` keeps its output
-//! in the instance's logs (`/1.0/instances/<name>/logs/exec_<op>.stdout`).
+//! in the instance's logs (`logs/exec_<op>.stdout`, or `logs/exec-output/...` on LXD 6).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -28,7 +28,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::api::instances::{self, not_found};
 use crate::events::context;
 use crate::fs::FsError;
-use crate::http::{ApiError, ApiResult, Reply, Req};
+use crate::http::{ApiError, ApiResult, Req};
 use crate::operations::{Op, OpSpec, WebsocketConnect};
 use crate::server::Inner;
 use crate::shell::{self, Context, Files, Input, Io, Output};
@@ -381,13 +381,13 @@ impl Session {
                 for (fd, suffix, data) in [("1", "stdout", stdout), ("2", "stderr", stderr)] {
                     let file = format!("{base}.{suffix}");
                     rec.logs.insert(file.clone(), data);
-                    output.insert(
-                        fd.into(),
-                        Value::String(util::api_url(
-                            &["instances", &self.name, "logs", &file],
-                            &self.project,
-                        )),
+                    let url = crate::api::logs::exec_output_url(
+                        self.inner.flavor,
+                        &self.name,
+                        &file,
+                        &self.project,
                     );
+                    output.insert(fd.into(), Value::String(url));
                 }
             }
             extra.insert("output".into(), Value::Object(output));
@@ -721,50 +721,4 @@ async fn control_channel(
 /// Resolves once the flag is true (or its sender is gone).
 async fn until_true(flag: &mut watch::Receiver<bool>) {
     let _ = flag.wait_for(|set| *set).await;
-}
-
-/// `GET /1.0/instances/<name>/logs`.
-pub(crate) fn logs_list(inner: &Arc<Inner>, req: &Req, name: &str) -> ApiResult {
-    let state = inner.state();
-    let rec = state.instance(&req.project(), name).ok_or_else(not_found)?;
-    let items: Vec<Value> = rec
-        .logs
-        .keys()
-        .map(|file| {
-            Value::String(util::api_url(
-                &["instances", name, "logs", file],
-                &req.project(),
-            ))
-        })
-        .collect();
-    Ok(Reply::sync(items))
-}
-
-/// `GET /1.0/instances/<name>/logs/<file>`.
-pub(crate) fn log_get(inner: &Arc<Inner>, req: &Req, name: &str, file: &str) -> ApiResult {
-    let state = inner.state();
-    let rec = state.instance(&req.project(), name).ok_or_else(not_found)?;
-    let data = rec
-        .logs
-        .get(file)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found("Log file not found"))?;
-    let mut response = http::Response::new(crate::http::full(data));
-    response.headers_mut().insert(
-        "content-type",
-        http::HeaderValue::from_static("application/octet-stream"),
-    );
-    Ok(Reply::Raw(response))
-}
-
-/// `DELETE /1.0/instances/<name>/logs/<file>`.
-pub(crate) fn log_delete(inner: &Arc<Inner>, req: &Req, name: &str, file: &str) -> ApiResult {
-    let mut state = inner.state();
-    let rec = state
-        .instance_mut(&req.project(), name)
-        .ok_or_else(not_found)?;
-    rec.logs
-        .remove(file)
-        .ok_or_else(|| ApiError::not_found("Log file not found"))?;
-    Ok(Reply::empty())
 }

@@ -9,6 +9,7 @@ pub(crate) mod files;
 pub(crate) mod images;
 pub(crate) mod instance_state;
 pub(crate) mod instances;
+pub(crate) mod logs;
 pub(crate) mod networks;
 pub(crate) mod operations;
 pub(crate) mod profiles;
@@ -18,6 +19,7 @@ pub(crate) mod server;
 pub(crate) mod snapshots;
 pub(crate) mod storage;
 pub(crate) mod warnings;
+pub(crate) mod writes;
 
 use std::sync::Arc;
 
@@ -192,12 +194,29 @@ pub(crate) async fn handle(inner: &Arc<Inner>, req: Req) -> ApiResult {
             _ => not_implemented(),
         },
         ["instances", name, "logs"] => match m {
-            "GET" => exec::logs_list(inner, &req, name),
+            "GET" => logs::logs_list(inner, &req, name),
             _ => not_implemented(),
         },
+        ["instances", name, "logs", "exec-output"]
+            if inner.flavor.exec_output_has_its_own_dir() =>
+        {
+            match m {
+                "GET" => logs::exec_outputs_list(inner, &req, name),
+                _ => not_implemented(),
+            }
+        }
+        ["instances", name, "logs", "exec-output", file]
+            if inner.flavor.exec_output_has_its_own_dir() =>
+        {
+            match m {
+                "GET" => logs::exec_output_get(inner, &req, name, file),
+                "DELETE" => logs::exec_output_delete(inner, &req, name, file),
+                _ => not_implemented(),
+            }
+        }
         ["instances", name, "logs", file] => match m {
-            "GET" => exec::log_get(inner, &req, name, file),
-            "DELETE" => exec::log_delete(inner, &req, name, file),
+            "GET" => logs::log_get(inner, &req, name, file),
+            "DELETE" => logs::log_delete(inner, &req, name, file),
             _ => not_implemented(),
         },
         ["instances", name, "files"] => match m {

@@ -7,6 +7,7 @@ use lxd_proto::{Devices, LifecycleAction};
 use serde_json::{Map, Value, json};
 
 use crate::api::check_etag;
+use crate::api::writes::{self, Lifecycle, WriteOp};
 use crate::events::context;
 use crate::http::{ApiError, ApiResult, Reply, Req};
 use crate::server::Inner;
@@ -139,7 +140,8 @@ fn auto_addresses(config: &mut std::collections::BTreeMap<String, String>) {
     }
 }
 
-/// `POST /1.0/networks`.
+/// `POST /1.0/networks`. LXD 6.9 checks the name and type at once and finds a duplicate
+/// only inside the operation ("The network already exists"), as `networksPost` does.
 pub(crate) fn create(inner: &Arc<Inner>, req: &Req) -> ApiResult {
     let body = req.json_object()?;
     let text = |k: &str| super::text(&body, k).to_string();
@@ -167,44 +169,47 @@ pub(crate) fn create(inner: &Arc<Inner>, req: &Req) -> ApiResult {
     if kind == "bridge" {
         auto_addresses(&mut config);
     }
-    let source = {
-        let mut state = inner.state();
-        let project = networks_project(&state, req)?;
-        if state
-            .networks
-            .iter()
-            .any(|n| n.name == name && (!n.managed || n.project == project))
-        {
-            return Err(ApiError::conflict(format!(
-                "Network {name:?} already exists"
-            )));
-        }
-        state.networks.push(NetworkRec {
-            name: name.clone(),
-            project,
-            description: text("description"),
-            kind: kind.clone(),
-            managed: true,
-            config,
-        });
-        url(&req.project(), &name)
+    let project = networks_project(&inner.state(), req)?;
+    let source = url(&req.project(), &name);
+    let record = NetworkRec {
+        name: name.clone(),
+        project,
+        description: text("description"),
+        kind,
+        managed: true,
+        config,
     };
-    inner.events.lifecycle(
-        &req.project(),
-        LifecycleAction::NetworkCreated,
-        source.clone(),
-        Map::new(),
-        Some(req.requestor()),
-    );
-    Ok(Reply::created(source))
+    let in_operation = inner.flavor.network_and_pool_writes_are_async();
+    let (server, event) = (inner.clone(), Lifecycle::new(req, &source));
+    let work = move || {
+        {
+            let mut state = server.state();
+            if state
+                .networks
+                .iter()
+                .any(|n| n.name == record.name && (!n.managed || n.project == record.project))
+            {
+                return Err(if in_operation {
+                    ApiError::bad_request("The network already exists")
+                } else {
+                    ApiError::conflict(format!("Network {:?} already exists", record.name))
+                });
+            }
+            state.networks.push(record);
+        }
+        event.send(&server, LifecycleAction::NetworkCreated, Map::new());
+        Ok(())
+    };
+    let op = WriteOp::new("Creating network", req, &source);
+    writes::answer(inner, req, op, Reply::created(source), work)
 }
 
 /// `PUT`/`PATCH /1.0/networks/<name>`.
 pub(crate) fn update(inner: &Arc<Inner>, req: &Req, name: &str, patch: bool) -> ApiResult {
     let body = req.json_object()?;
     let config = config_from_json(body.get("config")).map_err(ApiError::bad_request)?;
-    let source = {
-        let mut state = inner.state();
+    let current = {
+        let state = inner.state();
         let current = find(&state, req, name)?.clone();
         if !current.managed {
             return Err(ApiError::bad_request(
@@ -212,30 +217,35 @@ pub(crate) fn update(inner: &Arc<Inner>, req: &Req, name: &str, patch: bool) -> 
             ));
         }
         check_etag(req, &etag(&current))?;
-        let network = state
-            .networks
-            .iter_mut()
-            .find(|n| n.managed && n.project == current.project && n.name == name)
-            .expect("found above");
-        if patch {
-            network.config.extend(config);
-        } else {
-            network.config = config;
-        }
-        network.config = clean_config(std::mem::take(&mut network.config));
-        if !patch || body.contains_key("description") {
-            network.description = super::text(&body, "description").to_string();
-        }
-        url(&req.project(), name)
+        current
     };
-    inner.events.lifecycle(
-        &req.project(),
-        LifecycleAction::NetworkUpdated,
-        source,
-        Map::new(),
-        Some(req.requestor()),
-    );
-    Ok(Reply::empty())
+    let description = (!patch || body.contains_key("description"))
+        .then(|| super::text(&body, "description").to_string());
+    let source = url(&req.project(), name);
+    let (server, event) = (inner.clone(), Lifecycle::new(req, &source));
+    let work = move || {
+        {
+            let mut state = server.state();
+            let network = state
+                .networks
+                .iter_mut()
+                .find(|n| n.managed && n.project == current.project && n.name == current.name)
+                .ok_or_else(not_found)?;
+            if patch {
+                network.config.extend(config);
+            } else {
+                network.config = config;
+            }
+            network.config = clean_config(std::mem::take(&mut network.config));
+            if let Some(description) = description {
+                network.description = description;
+            }
+        }
+        event.send(&server, LifecycleAction::NetworkUpdated, Map::new());
+        Ok(())
+    };
+    let op = WriteOp::new("Updating network", req, &source);
+    writes::answer(inner, req, op, Reply::empty(), work)
 }
 
 /// `POST /1.0/networks/<name>`: rename.
@@ -243,8 +253,8 @@ pub(crate) fn rename(inner: &Arc<Inner>, req: &Req, name: &str) -> ApiResult {
     let body = req.json_object()?;
     let new_name = super::text(&body, "name").to_string();
     util::validate_entity_name("Network", &new_name).map_err(ApiError::bad_request)?;
-    let source = {
-        let mut state = inner.state();
+    let current = {
+        let state = inner.state();
         let current = find(&state, req, name)?.clone();
         if !current.managed {
             return Err(ApiError::bad_request(
@@ -263,51 +273,58 @@ pub(crate) fn rename(inner: &Arc<Inner>, req: &Req, name: &str) -> ApiResult {
                 "Network {new_name:?} already exists"
             )));
         }
-        if let Some(network) = state
+        current
+    };
+    let source = url(&req.project(), &new_name);
+    let (server, event) = (inner.clone(), Lifecycle::new(req, &source));
+    let work = move || {
+        if let Some(network) = server
+            .state()
             .networks
             .iter_mut()
-            .find(|n| n.managed && n.project == current.project && n.name == name)
+            .find(|n| n.managed && n.project == current.project && n.name == current.name)
         {
-            network.name = new_name.clone();
+            network.name = new_name;
         }
-        url(&req.project(), &new_name)
+        let context = context(&[("old_name", Value::String(current.name))]);
+        event.send(&server, LifecycleAction::NetworkRenamed, context);
+        Ok(())
     };
-    inner.events.lifecycle(
-        &req.project(),
-        LifecycleAction::NetworkRenamed,
-        source.clone(),
-        context(&[("old_name", Value::String(name.to_string()))]),
-        Some(req.requestor()),
-    );
-    Ok(Reply::created(source))
+    let op =
+        WriteOp::new("Renaming network", req, &source).renamed_from(&url(&req.project(), name));
+    writes::answer(inner, req, op, Reply::created(source), work)
 }
 
-/// `DELETE /1.0/networks/<name>`.
+/// `DELETE /1.0/networks/<name>`. LXD 6.9 answers a missing network at once but finds it
+/// in use only inside the operation (`doNetworkDelete`).
 pub(crate) fn delete(inner: &Arc<Inner>, req: &Req, name: &str) -> ApiResult {
-    let source = {
-        let mut state = inner.state();
+    let current = {
+        let state = inner.state();
         let current = find(&state, req, name)?.clone();
         if !current.managed {
             return Err(ApiError::bad_request(
                 "Only managed networks can be removed",
             ));
         }
-        if !used_by(&state, &current).is_empty() {
-            return Err(ApiError::bad_request("The network is currently in use"));
-        }
-        state
-            .networks
-            .retain(|n| !(n.managed && n.project == current.project && n.name == name));
-        url(&req.project(), name)
+        current
     };
-    inner.events.lifecycle(
-        &req.project(),
-        LifecycleAction::NetworkDeleted,
-        source,
-        Map::new(),
-        Some(req.requestor()),
-    );
-    Ok(Reply::empty())
+    let source = url(&req.project(), name);
+    let (server, event) = (inner.clone(), Lifecycle::new(req, &source));
+    let work = move || {
+        {
+            let mut state = server.state();
+            if !used_by(&state, &current).is_empty() {
+                return Err(ApiError::bad_request("The network is currently in use"));
+            }
+            state
+                .networks
+                .retain(|n| !(n.managed && n.project == current.project && n.name == current.name));
+        }
+        event.send(&server, LifecycleAction::NetworkDeleted, Map::new());
+        Ok(())
+    };
+    let op = WriteOp::new("Deleting network", req, &source);
+    writes::answer(inner, req, op, Reply::empty(), work)
 }
 
 /// A stable MAC address in LXD's `00:16:3e` range.

@@ -10,7 +10,7 @@ use lxd_proto::{
 use serde_json::{Map, Value};
 
 use crate::api::check_etag;
-use crate::http::{ApiError, ApiResult, Reply, Req};
+use crate::http::{ApiError, ApiResult, Identity, Reply, Req};
 use crate::server::Inner;
 use crate::state::State;
 use crate::util;
@@ -52,6 +52,18 @@ pub(crate) fn get(inner: &Arc<Inner>, req: &Req) -> ApiResult {
         ..Default::default()
     };
     let config = shown_config(&state);
+    if inner.flavor.reports_client_certificate() {
+        let presented = matches!(
+            &req.identity,
+            Identity::Tls {
+                certificate: Some(_),
+                ..
+            }
+        );
+        server
+            .extra
+            .insert("client_certificate".into(), presented.into());
+    }
     if !req.trusted {
         return Ok(Reply::json(&server));
     }
@@ -120,7 +132,7 @@ pub(crate) fn get(inner: &Arc<Inner>, req: &Req) -> ApiResult {
             remote: false,
             extra: Map::new(),
         }],
-        extra: Map::new(),
+        extra: inner.flavor.environment_extra(),
     };
     server.config = config.clone();
     let mut value = serde_json::to_value(&server).unwrap_or(Value::Null);
@@ -152,7 +164,9 @@ pub(crate) fn update(inner: &Arc<Inner>, req: &Req, patch: bool) -> ApiResult {
             Value::Null => String::new(),
             other => other.to_string(),
         };
-        if !CONFIG_NAMESPACES.iter().any(|ns| key.starts_with(ns)) {
+        // LXD 6 dropped the trust password, and its key with it.
+        let gone = key == "core.trust_password" && !inner.flavor.takes_trust_password();
+        if gone || !CONFIG_NAMESPACES.iter().any(|ns| key.starts_with(ns)) {
             return Err(ApiError::bad_request(format!(
                 "Cannot set config key {key:?}: unknown key"
             )));

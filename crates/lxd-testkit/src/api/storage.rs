@@ -7,6 +7,7 @@ use lxd_proto::LifecycleAction;
 use serde_json::{Map, Value, json};
 
 use crate::api::check_etag;
+use crate::api::writes::{self, Lifecycle, WriteOp};
 use crate::events::context;
 use crate::http::{ApiError, ApiResult, Reply, Req};
 use crate::operations::OpSpec;
@@ -224,7 +225,8 @@ pub(crate) fn pool_get(inner: &Arc<Inner>, _req: &Req, name: &str) -> ApiResult 
     Ok(Reply::with_etag(render_pool(&state, pool), pool_etag(pool)))
 }
 
-/// `POST /1.0/storage-pools`.
+/// `POST /1.0/storage-pools`. LXD 6.9 finds a duplicate only inside the operation
+/// (`storagePoolDBCreate`, 409 as the operation's `err_code`).
 pub(crate) fn pool_create(inner: &Arc<Inner>, req: &Req) -> ApiResult {
     let body = req.json_object()?;
     let text = |k: &str| super::text(&body, k).to_string();
@@ -240,32 +242,32 @@ pub(crate) fn pool_create(inner: &Arc<Inner>, req: &Req) -> ApiResult {
     }
     let mut config =
         clean_config(config_from_json(body.get("config")).map_err(ApiError::bad_request)?);
-    {
-        let mut state = inner.state();
-        if state.pool(&name).is_some() {
-            return Err(ApiError::conflict(format!(
-                "Storage pool {name:?} already exists"
-            )));
-        }
-        config
-            .entry("source".into())
-            .or_insert_with(|| format!("{}/storage-pools/{name}", state.dir));
-        state.pools.push(PoolRec {
-            name: name.clone(),
-            driver,
-            description: text("description"),
-            config,
-        });
-    }
     let source = pool_url(&name);
-    inner.events.lifecycle(
-        "default",
-        LifecycleAction::StoragePoolCreated,
-        source.clone(),
-        Map::new(),
-        Some(req.requestor()),
-    );
-    Ok(Reply::created(source))
+    let description = text("description");
+    let (server, event) = (inner.clone(), Lifecycle::new(req, &source).global());
+    let work = move || {
+        {
+            let mut state = server.state();
+            if state.pool(&name).is_some() {
+                return Err(ApiError::conflict(format!(
+                    "Storage pool {name:?} already exists"
+                )));
+            }
+            config
+                .entry("source".into())
+                .or_insert_with(|| format!("{}/storage-pools/{name}", state.dir));
+            state.pools.push(PoolRec {
+                name,
+                driver,
+                description,
+                config,
+            });
+        }
+        event.send(&server, LifecycleAction::StoragePoolCreated, Map::new());
+        Ok(())
+    };
+    let op = WriteOp::new("Creating storage pool", req, &source);
+    writes::answer(inner, req, op, Reply::created(source), work)
 }
 
 /// `PUT`/`PATCH /1.0/storage-pools/<pool>`.
@@ -273,58 +275,66 @@ pub(crate) fn pool_update(inner: &Arc<Inner>, req: &Req, name: &str, patch: bool
     let body = req.json_object()?;
     let config = config_from_json(body.get("config")).map_err(ApiError::bad_request)?;
     {
-        let mut state = inner.state();
-        let pool = state
-            .pools
-            .iter_mut()
-            .find(|p| p.name == name)
-            .ok_or_else(pool_not_found)?;
+        let state = inner.state();
+        let pool = state.pool(name).ok_or_else(pool_not_found)?;
         check_etag(req, &pool_etag(pool))?;
-        let source = pool.config.get("source").cloned();
-        if patch {
-            pool.config.extend(config);
-        } else {
-            pool.config = config;
-        }
-        pool.config = clean_config(std::mem::take(&mut pool.config));
-        // `source` cannot change after creation; LXD keeps it.
-        if let Some(source) = source {
-            pool.config.insert("source".into(), source);
-        }
-        if !patch || body.contains_key("description") {
-            pool.description = super::text(&body, "description").to_string();
-        }
     }
-    inner.events.lifecycle(
-        "default",
-        LifecycleAction::StoragePoolUpdated,
-        pool_url(name),
-        Map::new(),
-        Some(req.requestor()),
-    );
-    Ok(Reply::empty())
+    let description = (!patch || body.contains_key("description"))
+        .then(|| super::text(&body, "description").to_string());
+    let source = pool_url(name);
+    let (server, event) = (inner.clone(), Lifecycle::new(req, &source).global());
+    let name = name.to_string();
+    let work = move || {
+        {
+            let mut state = server.state();
+            let pool = state
+                .pools
+                .iter_mut()
+                .find(|p| p.name == name)
+                .ok_or_else(pool_not_found)?;
+            let source = pool.config.get("source").cloned();
+            if patch {
+                pool.config.extend(config);
+            } else {
+                pool.config = config;
+            }
+            pool.config = clean_config(std::mem::take(&mut pool.config));
+            // `source` cannot change after creation; LXD keeps it.
+            if let Some(source) = source {
+                pool.config.insert("source".into(), source);
+            }
+            if let Some(description) = description {
+                pool.description = description;
+            }
+        }
+        event.send(&server, LifecycleAction::StoragePoolUpdated, Map::new());
+        Ok(())
+    };
+    let op = WriteOp::new("Updating storage pool", req, &source);
+    writes::answer(inner, req, op, Reply::empty(), work)
 }
 
-/// `DELETE /1.0/storage-pools/<pool>`.
+/// `DELETE /1.0/storage-pools/<pool>`. LXD 6.9 still refuses a pool in use at once.
 pub(crate) fn pool_delete(inner: &Arc<Inner>, req: &Req, name: &str) -> ApiResult {
     {
-        let mut state = inner.state();
+        let state = inner.state();
         let pool = state.pool(name).ok_or_else(pool_not_found)?;
         if !pool_used_by(&state, pool).is_empty() {
             return Err(ApiError::bad_request(
                 "The storage pool is currently in use",
             ));
         }
-        state.pools.retain(|p| p.name != name);
     }
-    inner.events.lifecycle(
-        "default",
-        LifecycleAction::StoragePoolDeleted,
-        pool_url(name),
-        Map::new(),
-        Some(req.requestor()),
-    );
-    Ok(Reply::empty())
+    let source = pool_url(name);
+    let (server, event) = (inner.clone(), Lifecycle::new(req, &source).global());
+    let name = name.to_string();
+    let work = move || {
+        server.state().pools.retain(|p| p.name != name);
+        event.send(&server, LifecycleAction::StoragePoolDeleted, Map::new());
+        Ok(())
+    };
+    let op = WriteOp::new("Deleting storage pool", req, &source);
+    writes::answer(inner, req, op, Reply::empty(), work)
 }
 
 /// `GET /1.0/storage-pools/<pool>/resources`.
