@@ -7,11 +7,15 @@ use lxd_client::proto::{
     ClusterMemberJoinToken, ClusterMemberStatus, InstanceSource, InstancesPost,
 };
 use lxd_client::{Client, validate_cluster_member_name};
-use lxd_testkit::TestServer;
+use lxd_testkit::{ServerFlavor, TestServer};
+
+#[macro_use]
+mod support;
 use serde_json::json;
 
-async fn clustered() -> (TestServer, Client) {
+async fn clustered(flavor: ServerFlavor) -> (TestServer, Client) {
     let server = TestServer::builder()
+        .flavor(flavor)
         .server_name("node1")
         .cluster_member("node2")
         .start()
@@ -29,9 +33,8 @@ fn busybox(name: &str) -> InstancesPost {
     }
 }
 
-#[tokio::test]
-async fn members_are_listed_and_read() {
-    let (_server, client) = clustered().await;
+async fn members_are_listed_and_read(flavor: ServerFlavor) {
+    let (_server, client) = clustered(flavor).await;
     let cluster = client.cluster();
     let info = cluster.get().await.unwrap();
     assert!(info.enabled);
@@ -50,9 +53,8 @@ async fn members_are_listed_and_read() {
     assert!(members.get("node9").await.unwrap_err().is_not_found());
 }
 
-#[tokio::test]
-async fn member_patch_rename_and_remove() {
-    let (_server, client) = clustered().await;
+async fn member_patch_rename_and_remove(flavor: ServerFlavor) {
+    let (_server, client) = clustered(flavor).await;
     let members = client.cluster().members();
     members
         .patch("node2", &json!({"description": "rack 2"}), None)
@@ -106,9 +108,8 @@ async fn member_patch_rename_and_remove() {
     );
 }
 
-#[tokio::test]
-async fn instances_are_placed_with_target() {
-    let (_server, client) = clustered().await;
+async fn instances_are_placed_with_target(flavor: ServerFlavor) {
+    let (_server, client) = clustered(flavor).await;
     for (name, member) in [("a1", "node1"), ("a2", "node2")] {
         client
             .instances()
@@ -122,9 +123,8 @@ async fn instances_are_placed_with_target() {
     }
 }
 
-#[tokio::test]
-async fn join_tokens_create_list_revoke() {
-    let (server, client) = clustered().await;
+async fn join_tokens_create_list_revoke(flavor: ServerFlavor) {
+    let (server, client) = clustered(flavor).await;
     let cluster = client.cluster();
     let token = cluster.create_join_token("node7").await.unwrap();
     assert_eq!(token.token.server_name, "node7");
@@ -155,9 +155,8 @@ async fn join_tokens_create_list_revoke() {
     assert!(cluster.list_join_tokens().await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn a_standalone_server_is_bootstrapped() {
-    let server = TestServer::start().await.unwrap();
+async fn a_standalone_server_is_bootstrapped(flavor: ServerFlavor) {
+    let server = support::start(flavor).await;
     let client = Client::unix(server.socket_path()).unwrap();
     let cluster = client.cluster();
     assert!(!cluster.get().await.unwrap().enabled);
@@ -168,9 +167,8 @@ async fn a_standalone_server_is_bootstrapped() {
     assert_eq!(cluster.members().list_names().await.unwrap(), ["first"]);
 }
 
-#[tokio::test]
-async fn bad_names_are_refused_before_any_request() {
-    let (server, client) = clustered().await;
+async fn bad_names_are_refused_before_any_request(flavor: ServerFlavor) {
+    let (server, client) = clustered(flavor).await;
     let before = server.events().len();
     for bad in ["", "a/b", "..", "node 1", "node?x"] {
         assert!(validate_cluster_member_name(bad).is_err());
@@ -206,3 +204,12 @@ async fn bad_names_are_refused_before_any_request() {
         ["node1", "node2"]
     );
 }
+
+each_flavor!(
+    members_are_listed_and_read,
+    member_patch_rename_and_remove,
+    instances_are_placed_with_target,
+    join_tokens_create_list_revoke,
+    a_standalone_server_is_bootstrapped,
+    bad_names_are_refused_before_any_request,
+);

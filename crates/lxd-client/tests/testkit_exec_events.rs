@@ -8,14 +8,14 @@ use std::time::Duration;
 use futures::StreamExt;
 use lxd_client::proto::{EventPayload, EventType, LifecycleAction};
 use lxd_client::{Client, EventItem};
-use lxd_testkit::TestServer;
+use lxd_testkit::ServerFlavor;
 
+#[macro_use]
 mod support;
 use support::launch;
 
-#[tokio::test]
-async fn exec_collects_output_exit_codes_and_stdin() {
-    let server = TestServer::start().await.unwrap();
+async fn exec_collects_output_exit_codes_and_stdin(flavor: ServerFlavor) {
+    let server = support::start(flavor).await;
     let client = Client::unix(server.socket_path()).unwrap();
     launch(&client, "t1").await;
     let instances = client.instances();
@@ -52,13 +52,9 @@ async fn exec_collects_output_exit_codes_and_stdin() {
     assert!(err.is_invalid_input(), "{err:?}");
 }
 
-#[tokio::test]
-async fn lifecycle_events_arrive_typed_and_in_order() {
-    // The same on a server presenting as LXD and as Incus.
-    for server in [
-        TestServer::start().await.unwrap(),
-        TestServer::builder().incus().start().await.unwrap(),
-    ] {
+async fn lifecycle_events_arrive_typed_and_in_order(flavor: ServerFlavor) {
+    {
+        let server = support::start(flavor).await;
         let client = Client::unix(server.socket_path()).unwrap();
         let mut events = client
             .events()
@@ -96,3 +92,8 @@ async fn lifecycle_events_arrive_typed_and_in_order() {
         );
     }
 }
+
+each_flavor!(
+    exec_collects_output_exit_codes_and_stdin,
+    lifecycle_events_arrive_typed_and_in_order,
+);

@@ -5,7 +5,10 @@
 use std::time::Duration;
 
 use lxd_client::{Client, ClientBuilder};
-use lxd_testkit::{Fault, FaultRule, TestServer};
+use lxd_testkit::{Fault, FaultRule, ServerFlavor};
+
+#[macro_use]
+mod support;
 
 /// Every call here must finish well within this.
 async fn bounded<T>(future: impl std::future::Future<Output = T>) -> T {
@@ -14,9 +17,8 @@ async fn bounded<T>(future: impl std::future::Future<Output = T>) -> T {
         .expect("the client hung")
 }
 
-#[tokio::test]
-async fn a_slow_server_hits_the_client_timeout() {
-    let server = TestServer::start().await.unwrap();
+async fn a_slow_server_hits_the_client_timeout(flavor: ServerFlavor) {
+    let server = support::start(flavor).await;
     server
         .faults()
         .add(FaultRule::new(Fault::Latency(Duration::from_secs(3))).path("/1.0/instances"));
@@ -30,9 +32,8 @@ async fn a_slow_server_hits_the_client_timeout() {
     assert!(bounded(client.server()).await.is_ok());
 }
 
-#[tokio::test]
-async fn error_envelopes_keep_their_status_and_message() {
-    let server = TestServer::start().await.unwrap();
+async fn error_envelopes_keep_their_status_and_message(flavor: ServerFlavor) {
+    let server = support::start(flavor).await;
     server.faults().add(
         FaultRule::new(Fault::Error {
             status: 503,
@@ -58,9 +59,8 @@ async fn error_envelopes_keep_their_status_and_message() {
     );
 }
 
-#[tokio::test]
-async fn broken_bodies_are_malformed_replies() {
-    let server = TestServer::start().await.unwrap();
+async fn broken_bodies_are_malformed_replies(flavor: ServerFlavor) {
+    let server = support::start(flavor).await;
     let client = Client::unix(server.socket_path()).unwrap();
     for fault in [Fault::TruncatedJson, Fault::MalformedJson] {
         server.faults().add(
@@ -73,9 +73,8 @@ async fn broken_bodies_are_malformed_replies() {
     }
 }
 
-#[tokio::test]
-async fn a_reset_mid_response_is_an_error_and_the_client_recovers() {
-    let server = TestServer::start().await.unwrap();
+async fn a_reset_mid_response_is_an_error_and_the_client_recovers(flavor: ServerFlavor) {
+    let server = support::start(flavor).await;
     let client = Client::unix(server.socket_path()).unwrap();
     server.faults().add(
         FaultRule::new(Fault::ResetMidResponse)
@@ -96,3 +95,10 @@ async fn a_reset_mid_response_is_an_error_and_the_client_recovers() {
             .is_empty()
     );
 }
+
+each_flavor!(
+    a_slow_server_hits_the_client_timeout,
+    error_envelopes_keep_their_status_and_message,
+    broken_bodies_are_malformed_replies,
+    a_reset_mid_response_is_an_error_and_the_client_recovers,
+);

@@ -6,7 +6,10 @@ use lxd_client::proto::{
     NetworksPost, ProfilesPost, ProjectsPost, StorageVolumeType, StorageVolumesPost,
 };
 use lxd_client::{Client, DirOptions, Method, PutOptions};
-use lxd_testkit::{ImageSeed, TestServer};
+use lxd_testkit::{ImageSeed, ServerFlavor, TestServer};
+
+#[macro_use]
+mod support;
 
 async fn client_with_instance(server: &TestServer) -> Client {
     let client = Client::unix(server.socket_path()).unwrap();
@@ -33,9 +36,8 @@ async fn client_with_instance(server: &TestServer) -> Client {
     client
 }
 
-#[tokio::test]
-async fn files_round_trip() {
-    let server = TestServer::start().await.unwrap();
+async fn files_round_trip(flavor: ServerFlavor) {
+    let server = support::start(flavor).await;
     let client = client_with_instance(&server).await;
     let files = client.instances().files("c1");
     let data: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
@@ -80,9 +82,8 @@ async fn files_round_trip() {
     assert!(missing.is_not_found(), "{missing}");
 }
 
-#[tokio::test]
-async fn snapshots_and_restore() {
-    let server = TestServer::start().await.unwrap();
+async fn snapshots_and_restore(flavor: ServerFlavor) {
+    let server = support::start(flavor).await;
     let client = client_with_instance(&server).await;
     let files = client.instances().files("c1");
     files
@@ -117,9 +118,9 @@ async fn snapshots_and_restore() {
     assert!(snapshots.list_names().await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn images_profiles_networks_storage() {
+async fn images_profiles_networks_storage(flavor: ServerFlavor) {
     let server = TestServer::builder()
+        .flavor(flavor)
         .image(ImageSeed::new("alpine").property("release", "3.20"))
         .warning("Test warning", "seeded by the test")
         .start()
@@ -241,9 +242,8 @@ async fn images_profiles_networks_storage() {
     );
 }
 
-#[tokio::test]
-async fn projects_and_raw_requests() {
-    let server = TestServer::start().await.unwrap();
+async fn projects_and_raw_requests(flavor: ServerFlavor) {
+    let server = support::start(flavor).await;
     let client = Client::unix(server.socket_path()).unwrap();
     client
         .projects()
@@ -271,3 +271,10 @@ async fn projects_and_raw_requests() {
         .unwrap();
     assert_eq!(resources.metadata["cpu"]["total"], 2);
 }
+
+each_flavor!(
+    files_round_trip,
+    snapshots_and_restore,
+    images_profiles_networks_storage,
+    projects_and_raw_requests,
+);

@@ -4,7 +4,10 @@
 
 use lxd_client::Client;
 use lxd_client::proto::{InstanceSource, InstanceType, InstancesPost};
-use lxd_testkit::TestServer;
+use lxd_testkit::ServerFlavor;
+
+#[macro_use]
+mod support;
 
 fn request(name: &str) -> InstancesPost {
     InstancesPost {
@@ -14,9 +17,8 @@ fn request(name: &str) -> InstancesPost {
     }
 }
 
-#[tokio::test]
-async fn testkit_vm_create_sets_the_type_and_filters_separate_the_kinds() {
-    let server = TestServer::start().await.unwrap();
+async fn testkit_vm_create_sets_the_type_and_filters_separate_the_kinds(flavor: ServerFlavor) {
+    let server = support::start(flavor).await;
     let client = Client::unix(server.socket_path()).unwrap();
     client
         .virtual_machines()
@@ -64,3 +66,5 @@ async fn testkit_vm_create_sets_the_type_and_filters_separate_the_kinds() {
     let err = client.containers().get("vm1").await.unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
 }
+
+each_flavor!(testkit_vm_create_sets_the_type_and_filters_separate_the_kinds,);

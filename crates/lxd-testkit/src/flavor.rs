@@ -166,12 +166,18 @@ impl ServerFlavor {
     }
 
     /// Whether recorded exec output lives under `/1.0/instances/<name>/logs/exec-output/`
-    /// (list, get and delete there; `GET .../logs` lists only LXD's own logs and
-    /// `.../logs/<file>` serves nothing else and has no DELETE), as LXD 6.9's
-    /// `instance_logs.go` and REST spec have it. LXD 5.0 and Incus keep `exec_*` files
-    /// among the logs.
+    /// (list, get and delete there; `GET .../logs` lists only the server's own logs and
+    /// `.../logs/<file>` refuses an exec output's name with 400), as LXD 6.9's and Incus
+    /// 6.0.4's `instance_logs.go` and REST specs have it. LXD 5.0 keeps `exec_*` files among
+    /// the logs.
     pub(crate) fn exec_output_has_its_own_dir(self) -> bool {
-        self == ServerFlavor::Lxd6
+        matches!(self, ServerFlavor::Lxd6 | ServerFlavor::Incus)
+    }
+
+    /// Whether `DELETE /1.0/instances/<name>/logs/<file>` exists: LXD 6.9 dropped it (only
+    /// exec output can be deleted, under `exec-output/`), so it answers 501.
+    pub(crate) fn deletes_logs(self) -> bool {
+        self != ServerFlavor::Lxd6
     }
 
     /// Whether `POST /1.0/certificates` still takes a trust password. LXD 6.9 answers a

@@ -348,3 +348,36 @@ async fn images_api_reads_only_incus_headers() {
             .all(|n| !n.as_str().starts_with("x-lxd-"))
     );
 }
+
+#[tokio::test]
+async fn recorded_exec_output_lives_under_exec_output() {
+    // Incus 6.0.4's instance_logs.go: exec output has its own directory, and `logs/`
+    // takes only the server's own log names (a 400 for an exec output's, GET or DELETE).
+    let (_server, api) = incus().await;
+    api.launch("c1").await;
+    let op = api
+        .run(
+            Method::POST,
+            "/1.0/instances/c1/exec",
+            Some(json!({"command": ["echo", "out"], "record-output": true})),
+        )
+        .await;
+    let stdout = op["metadata"]["output"]["1"].as_str().unwrap().to_string();
+    assert!(
+        stdout.starts_with("/1.0/instances/c1/logs/exec-output/exec_"),
+        "{stdout}"
+    );
+    assert_eq!(&api.get(&stdout).await.body[..], b"out\n");
+    let listed = api.get("/1.0/instances/c1/logs/exec-output").await;
+    assert_eq!(listed.metadata().as_array().unwrap().len(), 2);
+    assert_eq!(
+        api.get("/1.0/instances/c1/logs").await.metadata(),
+        &json!([])
+    );
+    let file = stdout.rsplit('/').next().unwrap();
+    let old_path = format!("/1.0/instances/c1/logs/{file}");
+    assert_eq!(api.get(&old_path).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(api.delete(&old_path).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(api.delete(&stdout).await.status, StatusCode::OK);
+    assert_eq!(api.get(&stdout).await.status, StatusCode::NOT_FOUND);
+}

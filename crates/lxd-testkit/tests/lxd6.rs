@@ -240,6 +240,9 @@ async fn storage_pool_writes_answer_with_operations() {
 async fn recorded_exec_output_lives_under_exec_output() {
     let (_server, api) = lxd6().await;
     api.launch("c1").await;
+    // Until the first recorded exec there is no such directory to list.
+    let none = api.get("/1.0/instances/c1/logs/exec-output").await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND);
     let op = api
         .run(
             Method::POST,

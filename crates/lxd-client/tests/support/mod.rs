@@ -95,3 +95,42 @@ where
     });
     (dir, path)
 }
+
+/// Runs each named scenario, an `async fn NAME(flavor: ServerFlavor)`, once per server
+/// flavor the testkit imitates: tests `NAME::lxd` (LXD 5.0), `NAME::lxd6` (LXD 6.9, which
+/// cannot run here as a real daemon) and `NAME::incus` (Incus 6.0), so one plain `cargo
+/// test` walks every scenario on all three. A module and a function may share a name, so
+/// the scenario keeps its own.
+#[allow(unused_macros)] // not every test binary has flavored scenarios
+macro_rules! each_flavor {
+    ($($scenario:ident),+ $(,)?) => {
+        $(
+            mod $scenario {
+                #[tokio::test]
+                async fn lxd() {
+                    super::$scenario(lxd_testkit::ServerFlavor::Lxd).await
+                }
+
+                #[tokio::test]
+                async fn lxd6() {
+                    super::$scenario(lxd_testkit::ServerFlavor::Lxd6).await
+                }
+
+                #[tokio::test]
+                async fn incus() {
+                    super::$scenario(lxd_testkit::ServerFlavor::Incus).await
+                }
+            }
+        )+
+    };
+}
+
+/// A testkit server of `flavor`, the builder's other defaults kept.
+#[allow(dead_code)]
+pub async fn start(flavor: lxd_testkit::ServerFlavor) -> lxd_testkit::TestServer {
+    lxd_testkit::TestServer::builder()
+        .flavor(flavor)
+        .start()
+        .await
+        .unwrap()
+}

@@ -10,7 +10,7 @@
 //! for exit codes 127 and 126 which LXD turns into "Command not found" / "not executable".
 //!
 //! Without `wait-for-websocket` the command runs at once; `record-output` keeps its output
-//! in the instance's logs (`logs/exec_<op>.stdout`, or `logs/exec-output/...` on LXD 6).
+//! in the instance's logs (`logs/exec_<op>.stdout`, or `logs/exec-output/...` on LXD 6 and Incus).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,6 @@
 //! `/1.0/instances/<name>/logs`: the logs an instance keeps. The testkit keeps only
-//! recorded exec output (`record-output`); LXD 5.0 and Incus list it among the logs, LXD 6
-//! under `logs/exec-output/` (LXD 6.9's `instance_logs.go` and REST spec).
+//! recorded exec output (`record-output`); LXD 5.0 lists it among the logs, LXD 6 and Incus
+//! under `logs/exec-output/` (LXD 6.9's and Incus 6.0.4's `instance_logs.go`).
 
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use crate::server::Inner;
 use crate::util;
 
 /// The URL of a recorded exec output file: among the logs, or under `logs/exec-output/`
-/// where the flavor keeps them apart (LXD 6).
+/// where the flavor keeps them apart (LXD 6, Incus).
 pub(crate) fn exec_output_url(
     flavor: ServerFlavor,
     instance: &str,
@@ -35,8 +35,8 @@ fn is_exec_output(file: &str) -> bool {
     file.starts_with("exec_") && (file.ends_with(".stdout") || file.ends_with(".stderr"))
 }
 
-/// `GET /1.0/instances/<name>/logs`: with exec output in its own directory (LXD 6) only
-/// LXD's own logs, of which the testkit keeps none.
+/// `GET /1.0/instances/<name>/logs`: where exec output has its own directory, only the
+/// server's own logs, of which the testkit keeps none.
 pub(crate) fn logs_list(inner: &Arc<Inner>, req: &Req, name: &str) -> ApiResult {
     let apart = inner.flavor.exec_output_has_its_own_dir();
     let state = inner.state();
@@ -55,28 +55,61 @@ pub(crate) fn logs_list(inner: &Arc<Inner>, req: &Req, name: &str) -> ApiResult 
     Ok(Reply::sync(items))
 }
 
-/// `GET /1.0/instances/<name>/logs/<file>`. LXD 6.9 serves only its own log names there
-/// (`validLogFileName`): an exec output's name is a 400.
+/// The server's own log names (LXD 6.9's and Incus 6.0.4's `validLogFileName`, merged):
+/// valid under `logs/`, though the testkit keeps none of them.
+fn is_server_log(file: &str) -> bool {
+    [
+        "lxc.log",
+        "lxc.conf",
+        "qemu.log",
+        "qemu.conf",
+        "qemu.early.log",
+        "qemu.qmp.log",
+        "edk2.log",
+    ]
+    .contains(&file)
+        || file.starts_with("migration_")
+        || file.starts_with("snapshot_")
+}
+
+/// Where exec output has its own directory, `logs/<file>` takes only the server's own log
+/// names: anything else is a 400, a valid name the testkit does not keep a 404.
+fn check_server_log(inner: &Arc<Inner>, req: &Req, name: &str, file: &str) -> ApiResult {
+    inner
+        .state()
+        .instance(&req.project(), name)
+        .ok_or_else(not_found)?;
+    if is_server_log(file) {
+        Err(ApiError::not_found("Log file not found"))
+    } else {
+        Err(ApiError::bad_request(format!(
+            "Log file name {file:?} not valid"
+        )))
+    }
+}
+
+/// `GET /1.0/instances/<name>/logs/<file>`.
 pub(crate) fn log_get(inner: &Arc<Inner>, req: &Req, name: &str, file: &str) -> ApiResult {
     if inner.flavor.exec_output_has_its_own_dir() {
-        let state = inner.state();
-        state.instance(&req.project(), name).ok_or_else(not_found)?;
-        return Err(ApiError::bad_request(format!(
-            "Log file name {file:?} not valid"
-        )));
+        return check_server_log(inner, req, name, file);
     }
     send_log(inner, req, name, file)
 }
 
 /// `DELETE /1.0/instances/<name>/logs/<file>`; LXD 6.9 has no such method (501).
 pub(crate) fn log_delete(inner: &Arc<Inner>, req: &Req, name: &str, file: &str) -> ApiResult {
-    if inner.flavor.exec_output_has_its_own_dir() {
+    if !inner.flavor.deletes_logs() {
         return Err(ApiError::not_implemented("not implemented"));
+    }
+    if inner.flavor.exec_output_has_its_own_dir() {
+        return check_server_log(inner, req, name, file);
     }
     remove_log(inner, req, name, file)
 }
 
-/// `GET /1.0/instances/<name>/logs/exec-output` (LXD 6): the recorded exec outputs.
+/// `GET /1.0/instances/<name>/logs/exec-output` (LXD 6, Incus): the recorded exec
+/// outputs. The servers read a directory made by the first recorded exec, so before one
+/// (here: while none is kept) the answer is a 404.
 pub(crate) fn exec_outputs_list(inner: &Arc<Inner>, req: &Req, name: &str) -> ApiResult {
     let state = inner.state();
     let rec = state.instance(&req.project(), name).ok_or_else(not_found)?;
@@ -86,6 +119,9 @@ pub(crate) fn exec_outputs_list(inner: &Arc<Inner>, req: &Req, name: &str) -> Ap
         .filter(|file| is_exec_output(file))
         .map(|file| Value::String(exec_output_url(inner.flavor, name, file, &req.project())))
         .collect();
+    if items.is_empty() {
+        return Err(ApiError::not_found("not found"));
+    }
     Ok(Reply::sync(items))
 }
 
@@ -109,13 +145,13 @@ fn check_exec_output(
     }
 }
 
-/// `GET /1.0/instances/<name>/logs/exec-output/<file>` (LXD 6).
+/// `GET /1.0/instances/<name>/logs/exec-output/<file>` (LXD 6, Incus).
 pub(crate) fn exec_output_get(inner: &Arc<Inner>, req: &Req, name: &str, file: &str) -> ApiResult {
     check_exec_output(inner, req, name, file)?;
     send_log(inner, req, name, file)
 }
 
-/// `DELETE /1.0/instances/<name>/logs/exec-output/<file>` (LXD 6).
+/// `DELETE /1.0/instances/<name>/logs/exec-output/<file>` (LXD 6, Incus).
 pub(crate) fn exec_output_delete(
     inner: &Arc<Inner>,
     req: &Req,
