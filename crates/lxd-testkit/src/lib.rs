@@ -9,7 +9,8 @@
 //! images, profiles, networks, storage pools and volumes, certificates, warnings, a
 //! simulated cluster, operations and events, with LXD's envelopes, status codes, ETags and
 //! error messages. [`Faults`] can be injected per server, method and path. It can also
-//! present itself as Incus, LXD's fork ([`TestServerBuilder::flavor`], [`ServerFlavor`]).
+//! present itself as LXD 6.9 or as Incus, LXD's fork ([`TestServerBuilder::flavor`],
+//! [`ServerFlavor`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {

@@ -12,13 +12,15 @@ use std::process::ExitCode;
 
 const USAGE: &str = "\
 usage: lxd-testkit --dir DIR [--https ADDR] [--trust-password PASSWORD] [--server-name NAME]
-                   [--without-busybox] [--incus]
+                   [--without-busybox] [--incus | --lxd6]
 
 Serves an in-memory LXD imitation on DIR/unix.socket (and on HTTPS at ADDR, a loopback
 address such as 127.0.0.1:8443; port 0 picks one) until interrupted.
 Point lxc at it with: LXD_DIR=DIR LXD_SOCKET=DIR/unix.socket lxc --force-local ...
 --incus presents it as Incus (environment.server \"incus\", X-Incus-* headers); point incus
-at it with: INCUS_DIR=DIR INCUS_SOCKET=DIR/unix.socket incus --force-local ...";
+at it with: INCUS_DIR=DIR INCUS_SOCKET=DIR/unix.socket incus --force-local ...
+--lxd6 presents it as LXD 6.9 (LXD's whole extension list, network and storage pool writes
+answered with operations, exec output under logs/exec-output/, no trust password).";
 
 #[derive(Debug)]
 struct Options {
@@ -28,6 +30,7 @@ struct Options {
     server_name: Option<String>,
     busybox: bool,
     incus: bool,
+    lxd6: bool,
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
@@ -39,6 +42,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
         server_name: None,
         busybox: true,
         incus: false,
+        lxd6: false,
     };
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -64,9 +68,13 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--server-name" => options.server_name = Some(value("--server-name")?),
             "--without-busybox" => options.busybox = false,
             "--incus" => options.incus = true,
+            "--lxd6" => options.lxd6 = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
+    }
+    if options.incus && options.lxd6 {
+        return Err("--incus and --lxd6 exclude each other".into());
     }
     options.dir = dir.ok_or("--dir is required")?;
     Ok(options)
@@ -104,6 +112,9 @@ async fn main() -> ExitCode {
     if options.incus {
         builder = builder.incus();
     }
+    if options.lxd6 {
+        builder = builder.flavor(lxd_testkit::ServerFlavor::Lxd6);
+    }
     let server = match builder.start().await {
         Ok(server) => server,
         Err(e) => {
@@ -113,6 +124,8 @@ async fn main() -> ExitCode {
     };
     let (imitation, tool, env) = if options.incus {
         ("Incus 6.0", "incus", ("INCUS_DIR", "INCUS_SOCKET"))
+    } else if options.lxd6 {
+        ("LXD 6.9", "lxc", ("LXD_DIR", "LXD_SOCKET"))
     } else {
         ("LXD 5.0", "lxc", ("LXD_DIR", "LXD_SOCKET"))
     };
@@ -170,5 +183,7 @@ mod tests {
         assert!(parse(args(&["--bogus"])).is_err());
         assert!(!options.incus);
         assert!(parse(args(&["--dir", "d", "--incus"])).unwrap().incus);
+        assert!(parse(args(&["--dir", "d", "--lxd6"])).unwrap().lxd6);
+        assert!(parse(args(&["--dir", "d", "--lxd6", "--incus"])).is_err());
     }
 }
