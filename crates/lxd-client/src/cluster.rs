@@ -306,9 +306,8 @@ impl ClusterManager {
             .require_api_extension("clustering_update_cert")
             .await?;
         self.client
-            .send_if_match(Method::PUT, "/1.0/cluster/certificate", &[], request, etag)
-            .await?;
-        Ok(())
+            .write_if_match(Method::PUT, "/1.0/cluster/certificate", &[], request, etag)
+            .await
     }
 
     /// The members.
@@ -563,9 +562,8 @@ impl ClusterMembers {
             .require_api_extension("clustering_edit_roles")
             .await?;
         self.client
-            .send_if_match(Method::PUT, &path, &[], put, etag)
-            .await?;
-        Ok(())
+            .write_if_match(Method::PUT, &path, &[], put, etag)
+            .await
     }
 
     /// `PATCH` a member, optionally only if unchanged since `etag`. LXD (5.0 at least)
@@ -609,9 +607,8 @@ impl ClusterMembers {
             ..Default::default()
         };
         self.client
-            .send(Method::POST, &path, &[], Some(&request))
-            .await?;
-        Ok(())
+            .write(Method::POST, &path, &[], Some(&request))
+            .await
     }
 
     /// Removes a member from the cluster. LXD refuses while it holds instances or
@@ -629,9 +626,8 @@ impl ClusterMembers {
         let path = member_path(name)?;
         let query: &[(&str, &str)] = if force { &[("force", "1")] } else { &[] };
         self.client
-            .send::<()>(Method::DELETE, &path, query, None)
-            .await?;
-        Ok(())
+            .write::<()>(Method::DELETE, &path, query, None)
+            .await
     }
 
     /// A member's system and storage figures (API extension `cluster_member_state`; LXD

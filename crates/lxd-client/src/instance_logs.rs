@@ -253,9 +253,8 @@ impl InstanceLogs {
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_log_delete)
     pub async fn delete(&self, file: &str) -> Result<()> {
         self.client
-            .send::<()>(Method::DELETE, &self.path(file).await?, &[], None)
-            .await?;
-        Ok(())
+            .write::<()>(Method::DELETE, &self.path(file).await?, &[], None)
+            .await
     }
 
     fn console_path(&self) -> Result<String> {
@@ -335,9 +334,8 @@ impl InstanceLogs {
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_console_delete)
     pub async fn clear_console(&self) -> Result<()> {
         self.client
-            .send::<()>(Method::DELETE, &self.console_path()?, &[], None)
-            .await?;
-        Ok(())
+            .write::<()>(Method::DELETE, &self.console_path()?, &[], None)
+            .await
     }
 }
 
