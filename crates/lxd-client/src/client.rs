@@ -373,8 +373,9 @@ impl Client {
     /// Asks the server to trust this client's certificate with `secret`: a join token (from
     /// `lxc config trust add` or `POST /1.0/certificates` with `token: true`) or, on servers
     /// without tokens, the trust password. Sent as `trust_token` when the server has the
-    /// `explicit_trust_token` extension and to Incus, else as `password` (how LXD 5.0 takes
-    /// both). Then refreshes the server information and checks the server now says
+    /// `explicit_trust_token` extension, else as both `trust_token` (how Incus takes it)
+    /// and `password` (how LXD 5.0 takes both), since an untrusted client cannot always
+    /// tell the two apart. Then refreshes the server information and checks the server now says
     /// "trusted".
     ///
     /// ```no_run
@@ -395,19 +396,18 @@ impl Client {
         if secret.is_empty() {
             return Err(Error::invalid("authentication", "the secret is empty"));
         }
-        // Incus forked before LXD named the extension, but takes `trust_token` (and has no
-        // trust password at all).
-        let explicit = self.flavor().await? == crate::Flavor::Incus
-            || self.has_api_extension("explicit_trust_token").await?;
-        let mut request = lxd_proto::CertificatesPost {
+        // LXD with `explicit_trust_token` takes the secret in `trust_token` only. Otherwise
+        // the server's kind cannot always be told (Incus 7 shows an untrusted client no API
+        // extensions at all), so the secret goes in both fields: LXD 5.0 reads `password`
+        // (token or trust password) and ignores `trust_token`; Incus reads `trust_token`
+        // and has no `password`.
+        let explicit = self.has_api_extension("explicit_trust_token").await?;
+        let request = lxd_proto::CertificatesPost {
             certificate_type: lxd_proto::CertificateType::Client,
+            trust_token: Some(secret.to_string()),
+            password: (!explicit).then(|| secret.to_string()),
             ..Default::default()
         };
-        if explicit {
-            request.trust_token = Some(secret.to_string());
-        } else {
-            request.password = Some(secret.to_string());
-        }
         self.write(Method::POST, "/1.0/certificates", &[], Some(&request))
             .await?;
         if !self.refresh_server().await?.is_trusted() {

@@ -230,9 +230,10 @@ impl ClusterManager {
             self.client.require_api_extension("clustering_join").await?;
         }
         if request.cluster_token.is_some() {
-            self.client
-                .require_api_extension("explicit_trust_token")
-                .await?;
+            // The field came with a different extension on each server (LXD 5.0 has neither
+            // and would ignore it).
+            let extension = self.client.flavor().await?.cluster_token_extension();
+            self.client.require_api_extension(extension).await?;
         }
         let reply = self
             .client
