@@ -69,6 +69,11 @@ impl Flavor {
         self.name()
     }
 
+    #[deprecated(
+        since = "0.1.0",
+        note = "the server's name does not tell where exec output is (LXD 5.15 moved it); \
+                InstanceLogs follows what the server answers"
+    )]
     /// Where recorded exec output lived below `/1.0/instances/<name>/` on the servers first
     /// tested: among the logs on LXD 5.0 (`logs`), apart on Incus (`logs/exec-output`).
     /// LXD moved it to `logs/exec-output` too (5.15), so the server's name does not tell:
@@ -83,11 +88,6 @@ impl Flavor {
     /// assert_eq!(format!("/1.0/instances/c1/{dir}"), "/1.0/instances/c1/logs/exec-output");
     /// assert_eq!(Flavor::Lxd.exec_output_dir(), "logs");
     /// ```
-    #[deprecated(
-        since = "0.1.0",
-        note = "the server's name does not tell where exec output is (LXD 5.15 moved it); \
-                InstanceLogs follows what the server answers"
-    )]
     pub fn exec_output_dir(self) -> &'static str {
         match self {
             Flavor::Lxd => "logs",
