@@ -227,9 +227,8 @@ impl Certificates {
         let mut request = request.clone();
         request.certificate = certificate_for_lxd(&request.certificate)?;
         self.client
-            .send(Method::POST, "/1.0/certificates", &[], Some(&request))
-            .await?;
-        Ok(())
+            .write(Method::POST, "/1.0/certificates", &[], Some(&request))
+            .await
     }
 
     /// Replaces a certificate's writable fields (`PUT`: name, type, restriction, projects,

@@ -373,8 +373,9 @@ impl Client {
     /// Asks the server to trust this client's certificate with `secret`: a join token (from
     /// `lxc config trust add` or `POST /1.0/certificates` with `token: true`) or, on servers
     /// without tokens, the trust password. Sent as `trust_token` when the server has the
-    /// `explicit_trust_token` extension and to Incus, else as `password` (how LXD 5.0 takes
-    /// both). Then refreshes the server information and checks the server now says
+    /// `explicit_trust_token` extension, else as both `trust_token` (how Incus takes it)
+    /// and `password` (how LXD 5.0 takes both), since an untrusted client cannot always
+    /// tell the two apart. Then refreshes the server information and checks the server now says
     /// "trusted".
     ///
     /// ```no_run
@@ -395,20 +396,19 @@ impl Client {
         if secret.is_empty() {
             return Err(Error::invalid("authentication", "the secret is empty"));
         }
-        // Incus forked before LXD named the extension, but takes `trust_token` (and has no
-        // trust password at all).
-        let explicit = self.flavor().await? == crate::Flavor::Incus
-            || self.has_api_extension("explicit_trust_token").await?;
-        let mut request = lxd_proto::CertificatesPost {
+        // LXD with `explicit_trust_token` takes the secret in `trust_token` only. Otherwise
+        // the server's kind cannot always be told (Incus 7 shows an untrusted client no API
+        // extensions at all), so the secret goes in both fields: LXD 5.0 reads `password`
+        // (token or trust password) and ignores `trust_token`; Incus reads `trust_token`
+        // and has no `password`.
+        let explicit = self.has_api_extension("explicit_trust_token").await?;
+        let request = lxd_proto::CertificatesPost {
             certificate_type: lxd_proto::CertificateType::Client,
+            trust_token: Some(secret.to_string()),
+            password: (!explicit).then(|| secret.to_string()),
             ..Default::default()
         };
-        if explicit {
-            request.trust_token = Some(secret.to_string());
-        } else {
-            request.password = Some(secret.to_string());
-        }
-        self.send(Method::POST, "/1.0/certificates", &[], Some(&request))
+        self.write(Method::POST, "/1.0/certificates", &[], Some(&request))
             .await?;
         if !self.refresh_server().await?.is_trusted() {
             return Err(Error::Api {
@@ -634,8 +634,59 @@ impl Client {
         body: Option<&B>,
     ) -> Result<Operation> {
         let reply = self.send(method.clone(), path, query, body).await?;
-        Operation::from_reply(self.clone(), &format!("{method} {path}"), reply.envelope)
+        let context = format!("{method} {path}");
+        match self.answer(&context, reply)? {
+            Answer::Operation(op) => Ok(op),
+            Answer::Sync(reply) => Operation::from_reply(self.clone(), &context, reply.envelope),
+        }
     }
+
+    /// Sends a write and returns once the server has done it: see [`settle`](Self::settle).
+    pub(crate) async fn write<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&B>,
+    ) -> Result<()> {
+        let reply = self.send(method.clone(), path, query, body).await?;
+        self.settle(&format!("{method} {path}"), reply).await
+    }
+
+    /// The end of every write whose caller gets no operation handle. A sync reply means the
+    /// work is done (no further request); an async reply's operation is awaited, and its
+    /// failure or cancellation is the caller's error. Servers moved writes from sync to
+    /// async over time (LXD 6.8's `storage_and_network_operations` did so for networks,
+    /// ACLs, forwards and storage pools), so the reply decides, never a version.
+    pub(crate) async fn settle(&self, context: &str, reply: Reply) -> Result<()> {
+        match self.answer(context, reply)? {
+            Answer::Sync(_) => Ok(()),
+            Answer::Operation(op) => op.wait().await.map(drop),
+        }
+    }
+
+    /// Reads a reply as what it is: the answer itself (sync) or an operation (async). The
+    /// one place where sync and async replies part ways.
+    pub(crate) fn answer(&self, context: &str, reply: Reply) -> Result<Answer> {
+        if reply.envelope.is_async() {
+            Ok(Answer::Operation(Operation::from_reply(
+                self.clone(),
+                context,
+                reply.envelope,
+            )?))
+        } else {
+            Ok(Answer::Sync(reply))
+        }
+    }
+}
+
+/// A successful reply, read by [`Client::answer`].
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// Done: the server's answer (its metadata, headers).
+    Sync(Reply),
+    /// Started: the operation doing the work.
+    Operation(Operation),
 }
 
 /// Decodes an envelope's metadata as `T`, as a malformed-reply error when it does not fit.

@@ -230,9 +230,10 @@ impl ClusterManager {
             self.client.require_api_extension("clustering_join").await?;
         }
         if request.cluster_token.is_some() {
-            self.client
-                .require_api_extension("explicit_trust_token")
-                .await?;
+            // The field came with a different extension on each server (LXD 5.0 has neither
+            // and would ignore it).
+            let extension = self.client.flavor().await?.cluster_token_extension();
+            self.client.require_api_extension(extension).await?;
         }
         let reply = self
             .client
@@ -306,9 +307,8 @@ impl ClusterManager {
             .require_api_extension("clustering_update_cert")
             .await?;
         self.client
-            .send_if_match(Method::PUT, "/1.0/cluster/certificate", &[], request, etag)
-            .await?;
-        Ok(())
+            .write_if_match(Method::PUT, "/1.0/cluster/certificate", &[], request, etag)
+            .await
     }
 
     /// The members.
@@ -563,9 +563,8 @@ impl ClusterMembers {
             .require_api_extension("clustering_edit_roles")
             .await?;
         self.client
-            .send_if_match(Method::PUT, &path, &[], put, etag)
-            .await?;
-        Ok(())
+            .write_if_match(Method::PUT, &path, &[], put, etag)
+            .await
     }
 
     /// `PATCH` a member, optionally only if unchanged since `etag`. LXD (5.0 at least)
@@ -609,9 +608,8 @@ impl ClusterMembers {
             ..Default::default()
         };
         self.client
-            .send(Method::POST, &path, &[], Some(&request))
-            .await?;
-        Ok(())
+            .write(Method::POST, &path, &[], Some(&request))
+            .await
     }
 
     /// Removes a member from the cluster. LXD refuses while it holds instances or
@@ -629,9 +627,8 @@ impl ClusterMembers {
         let path = member_path(name)?;
         let query: &[(&str, &str)] = if force { &[("force", "1")] } else { &[] };
         self.client
-            .send::<()>(Method::DELETE, &path, query, None)
-            .await?;
-        Ok(())
+            .write::<()>(Method::DELETE, &path, query, None)
+            .await
     }
 
     /// A member's system and storage figures (API extension `cluster_member_state`; LXD

@@ -3,7 +3,9 @@
 //!
 //! Each manager keeps its own typed methods (and their docs) and sends them through a
 //! [`Collection`], so the name is checked before any request and each request's shape is
-//! written once.
+//! written once. Every write returns once the server has done it: a server that answers
+//! with an operation (LXD 6.8 does for networks, ACLs and storage pools) is waited for, and
+//! the operation's failure is the caller's error.
 
 use serde::Serialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
@@ -122,9 +124,8 @@ impl Collection<'_> {
         (self.at.validate)(name)?;
         self.require_extension().await?;
         self.client
-            .send(Method::POST, self.at.base, &[], Some(body))
-            .await?;
-        Ok(())
+            .write(Method::POST, self.at.base, &[], Some(body))
+            .await
     }
 
     /// `PUT`, guarded by `etag` when given.
@@ -135,15 +136,14 @@ impl Collection<'_> {
         etag: Option<&ETag>,
     ) -> Result<()> {
         self.client
-            .send_if_match(
+            .write_if_match(
                 Method::PUT,
                 &self.checked_path(name).await?,
                 &[],
                 body,
                 etag,
             )
-            .await?;
-        Ok(())
+            .await
     }
 
     /// `PATCH`, guarded by `etag` when given.
@@ -154,9 +154,8 @@ impl Collection<'_> {
         etag: Option<&ETag>,
     ) -> Result<()> {
         self.client
-            .send_patch(&self.checked_path(name).await?, &[], body, etag)
-            .await?;
-        Ok(())
+            .write_patch(&self.checked_path(name).await?, &[], body, etag)
+            .await
     }
 
     /// `POST` to the object with its new name in `body` (both names checked first).
@@ -169,9 +168,8 @@ impl Collection<'_> {
         (self.at.validate)(new_name)?;
         let path = self.checked_path(name).await?;
         self.client
-            .send(Method::POST, &path, &[], Some(body))
-            .await?;
-        Ok(())
+            .write(Method::POST, &path, &[], Some(body))
+            .await
     }
 
     /// [`rename`](Self::rename) where the server answers with an operation.
@@ -190,8 +188,7 @@ impl Collection<'_> {
 
     pub(crate) async fn delete(&self, name: &str) -> Result<()> {
         self.client
-            .send::<()>(Method::DELETE, &self.checked_path(name).await?, &[], None)
-            .await?;
-        Ok(())
+            .write::<()>(Method::DELETE, &self.checked_path(name).await?, &[], None)
+            .await
     }
 }

@@ -109,9 +109,8 @@ impl Instances {
         let path = format!("{}/console", instance_path(name)?);
         self.client.require_api_extension("console").await?;
         self.client
-            .send::<()>(Method::DELETE, &path, &[], None)
-            .await?;
-        Ok(())
+            .write::<()>(Method::DELETE, &path, &[], None)
+            .await
     }
 }
 

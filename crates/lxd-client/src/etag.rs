@@ -148,6 +148,33 @@ impl Client {
         self.execute(request).await
     }
 
+    /// [`send_if_match`](Self::send_if_match), then [`settle`](Self::settle): returns once
+    /// the server has done the write, whether it answered sync or with an operation.
+    pub(crate) async fn write_if_match<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: &B,
+        etag: Option<&ETag>,
+    ) -> Result<()> {
+        let context = format!("{method} {path}");
+        let reply = self.send_if_match(method, path, query, body, etag).await?;
+        self.settle(&context, reply).await
+    }
+
+    /// [`send_patch`](Self::send_patch), then [`settle`](Self::settle).
+    pub(crate) async fn write_patch<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        body: &B,
+        etag: Option<&ETag>,
+    ) -> Result<()> {
+        let reply = self.send_patch(path, query, body, etag).await?;
+        self.settle(&format!("PATCH {path}"), reply).await
+    }
+
     /// `PATCH` with `If-Match` when an ETag is given; `body` must be a JSON object (checked
     /// before anything is sent).
     pub(crate) async fn send_patch<B: Serialize + ?Sized>(

@@ -2027,7 +2027,7 @@ impl RecordedExec {
     pub async fn delete_logs(&self) -> Result<()> {
         for url in [&self.stdout_log, &self.stderr_log] {
             self.client
-                .send::<()>(Method::DELETE, url, &[], None)
+                .write::<()>(Method::DELETE, url, &[], None)
                 .await?;
         }
         Ok(())

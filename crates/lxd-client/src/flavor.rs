@@ -1,5 +1,7 @@
-//! Which server is on the other end. LXD and its fork Incus share the REST core; every place
-//! where they differ asks the flavor instead of hard-coding LXD's spelling.
+//! Which server is on the other end. LXD and its fork Incus share the REST core and differ in
+//! spellings: header prefixes, image protocol names, API extension names. The flavor holds
+//! those names; behaviour is chosen by API extension or by what the server answers, never
+//! by the flavor itself.
 
 use lxd_proto::Server;
 
@@ -67,10 +69,19 @@ impl Flavor {
         self.name()
     }
 
-    /// Where recorded exec output lives below `/1.0/instances/<name>/`: among the logs on
-    /// LXD (`logs`), apart on Incus (`logs/exec-output`).
+    #[deprecated(
+        since = "0.1.0",
+        note = "the server's name does not tell where exec output is (LXD 5.15 moved it); \
+                InstanceLogs follows what the server answers"
+    )]
+    /// Where recorded exec output lived below `/1.0/instances/<name>/` on the servers first
+    /// tested: among the logs on LXD 5.0 (`logs`), apart on Incus (`logs/exec-output`).
+    /// LXD moved it to `logs/exec-output` too (5.15), so the server's name does not tell:
+    /// [`InstanceLogs`](crate::InstanceLogs) and
+    /// [`RecordedExec`](crate::RecordedExec) follow what the server answers instead.
     ///
     /// ```
+    /// # #![allow(deprecated)]
     /// use lxd_client::Flavor;
     /// // Where `exec` with `record-output` leaves its files:
     /// let dir = Flavor::Incus.exec_output_dir();
@@ -81,6 +92,23 @@ impl Flavor {
         match self {
             Flavor::Lxd => "logs",
             Flavor::Incus => "logs/exec-output",
+        }
+    }
+
+    /// The API extension with which a server of this kind takes a cluster join token in
+    /// `cluster_token` of `PUT /1.0/cluster`: LXD added the field with
+    /// `explicit_trust_token` (LXD 5.0 takes the token's secret in `cluster_password`);
+    /// Incus replaced the password with the token under `clustering_join`.
+    ///
+    /// ```
+    /// use lxd_client::Flavor;
+    /// assert_eq!(Flavor::Lxd.cluster_token_extension(), "explicit_trust_token");
+    /// assert_eq!(Flavor::Incus.cluster_token_extension(), "clustering_join");
+    /// ```
+    pub fn cluster_token_extension(self) -> &'static str {
+        match self {
+            Flavor::Lxd => "explicit_trust_token",
+            Flavor::Incus => "clustering_join",
         }
     }
 

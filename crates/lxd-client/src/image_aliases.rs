@@ -127,9 +127,8 @@ impl ImageAliases {
             ..Default::default()
         };
         self.client
-            .send(Method::POST, "/1.0/images/aliases", &[], Some(&body))
-            .await?;
-        Ok(())
+            .write(Method::POST, "/1.0/images/aliases", &[], Some(&body))
+            .await
     }
 
     /// Points an alias at another image and/or changes its description (`PUT`), optionally
@@ -153,9 +152,8 @@ impl ImageAliases {
     ) -> Result<()> {
         validate_fingerprint(&put.target)?;
         self.client
-            .send_if_match(Method::PUT, &alias_path(name)?, &[], put, etag)
-            .await?;
-        Ok(())
+            .write_if_match(Method::PUT, &alias_path(name)?, &[], put, etag)
+            .await
     }
 
     /// Renames an alias.
@@ -175,9 +173,8 @@ impl ImageAliases {
             ..Default::default()
         };
         self.client
-            .send(Method::POST, &path, &[], Some(&body))
-            .await?;
-        Ok(())
+            .write(Method::POST, &path, &[], Some(&body))
+            .await
     }
 
     /// Deletes an alias (the image stays).
@@ -191,8 +188,7 @@ impl ImageAliases {
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/images/image_alias_delete)
     pub async fn delete(&self, name: &str) -> Result<()> {
         self.client
-            .send::<()>(Method::DELETE, &alias_path(name)?, &[], None)
-            .await?;
-        Ok(())
+            .write::<()>(Method::DELETE, &alias_path(name)?, &[], None)
+            .await
     }
 }

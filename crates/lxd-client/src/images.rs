@@ -289,9 +289,8 @@ impl Images {
         etag: Option<&ETag>,
     ) -> Result<()> {
         self.client
-            .send_if_match(Method::PUT, &image_path(fingerprint)?, &[], put, etag)
-            .await?;
-        Ok(())
+            .write_if_match(Method::PUT, &image_path(fingerprint)?, &[], put, etag)
+            .await
     }
 
     /// Starts deleting an image (its aliases go with it).

@@ -122,6 +122,23 @@ fn is_exec_output(file: &str) -> bool {
     file.starts_with("exec_") && (file.ends_with(".stdout") || file.ends_with(".stderr"))
 }
 
+/// Whether a listed URL names recorded exec output.
+fn url_is_exec_output(url: &str) -> bool {
+    url.rsplit('/').next().is_some_and(is_exec_output)
+}
+
+/// Whether the server refused a log path as not being there: 404, or 400 (LXD 5.0 takes
+/// `logs/exec-output` for a log file's name and refuses the name).
+fn is_absent(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Api {
+            status: 404 | 400,
+            ..
+        }
+    )
+}
+
 impl InstanceLogs {
     /// The instance whose logs these are.
     ///
@@ -136,31 +153,41 @@ impl InstanceLogs {
         &self.instance
     }
 
-    /// The URL of a log file. Recorded exec output (`exec_<id>.stdout|stderr`) lives where
-    /// the server keeps it: among the logs on LXD, under `logs/exec-output/` on Incus.
-    async fn path(&self, file: &str) -> Result<String> {
+    /// The URLs where `file` may live, most likely first. Recorded exec output
+    /// (`exec_<id>.stdout|stderr`) lives under `logs/exec-output/` on Incus and on LXD since
+    /// 5.15 (no API extension says so), among the logs on LXD 5.0: the server's answer
+    /// decides (see [`first_found`](Self::first_found)).
+    fn paths(&self, file: &str) -> Result<Vec<String>> {
         validate_log_name(file)?;
-        let exec_dir = if is_exec_output(file) {
-            self.client.flavor().await?.exec_output_dir()
-        } else {
-            "logs"
-        };
-        self.path_in(file, exec_dir)
+        let base = instance_path(&self.instance)?;
+        let name = segment(file);
+        let mut paths = Vec::with_capacity(2);
+        if is_exec_output(file) {
+            paths.push(format!("{base}/logs/exec-output/{name}"));
+        }
+        paths.push(format!("{base}/logs/{name}"));
+        Ok(paths)
     }
 
-    /// [`path`](Self::path) with the server's exec output directory given.
-    fn path_in(&self, file: &str, exec_dir: &str) -> Result<String> {
-        validate_log_name(file)?;
-        let dir = if is_exec_output(file) {
-            exec_dir
-        } else {
-            "logs"
-        };
-        Ok(format!(
-            "{}/{dir}/{}",
-            instance_path(&self.instance)?,
-            segment(file)
-        ))
+    /// Runs `step` on each of `file`'s [`paths`](Self::paths) until one is not refused as
+    /// absent. A server that does not keep the file there answers 404 (no such route or
+    /// file) or, LXD 5.0 for `logs/exec-output`, 400 (not a log file name); when every place
+    /// refuses, the first refusal is the answer.
+    async fn first_found<T, F, Fut>(&self, file: &str, step: F) -> Result<T>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mut first_refusal = None;
+        for path in self.paths(file)? {
+            match step(path).await {
+                Err(e) if is_absent(&e) => {
+                    first_refusal.get_or_insert(e);
+                }
+                other => return other,
+            }
+        }
+        Err(first_refusal.expect("at least one path"))
     }
 
     /// The names of the instance's log files (`lxc.log`, `lxc.conf`, recorded exec output,
@@ -178,17 +205,17 @@ impl InstanceLogs {
     pub async fn list(&self) -> Result<Vec<String>> {
         let base = instance_path(&self.instance)?;
         let mut urls: Vec<String> = self.client.get_json(&format!("{base}/logs"), &[]).await?;
-        // Incus lists recorded exec output apart; one listing here, as on LXD.
-        let exec_dir = self.client.flavor().await?.exec_output_dir();
-        if exec_dir != "logs" {
-            // Until the first recorded exec, Incus has no such directory and says 404.
+        // LXD 5.0 lists recorded exec output among the logs; Incus and later LXD keep it
+        // apart, under `logs/exec-output` (404 until the first recorded exec; LXD 5.0 says
+        // 400 there). A listing that already has exec output needs no second request.
+        if !urls.iter().any(|u| url_is_exec_output(u)) {
             match self
                 .client
-                .get_json::<Vec<String>>(&format!("{base}/{exec_dir}"), &[])
+                .get_json::<Vec<String>>(&format!("{base}/logs/exec-output"), &[])
                 .await
             {
                 Ok(more) => urls.extend(more),
-                Err(e) if e.is_not_found() => {}
+                Err(e) if is_absent(&e) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -209,9 +236,13 @@ impl InstanceLogs {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_log_get)
     pub async fn get(&self, file: &str) -> Result<ByteStream> {
-        Ok(body_stream(
-            download(&self.client, &self.path(file).await?).await?,
-        ))
+        let response = self
+            .first_found(
+                file,
+                |path| async move { download(&self.client, &path).await },
+            )
+            .await?;
+        Ok(body_stream(response))
     }
 
     /// Writes a log file to `writer` chunk by chunk; returns the bytes written.
@@ -228,7 +259,12 @@ impl InstanceLogs {
     where
         W: AsyncWrite + Unpin + ?Sized,
     {
-        let response = download(&self.client, &self.path(file).await?).await?;
+        let response = self
+            .first_found(
+                file,
+                |path| async move { download(&self.client, &path).await },
+            )
+            .await?;
         copy_body(
             response,
             writer,
@@ -252,10 +288,12 @@ impl InstanceLogs {
     ///
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_log_delete)
     pub async fn delete(&self, file: &str) -> Result<()> {
-        self.client
-            .send::<()>(Method::DELETE, &self.path(file).await?, &[], None)
-            .await?;
-        Ok(())
+        self.first_found(file, |path| async move {
+            self.client
+                .write::<()>(Method::DELETE, &path, &[], None)
+                .await
+        })
+        .await
     }
 
     fn console_path(&self) -> Result<String> {
@@ -335,9 +373,8 @@ impl InstanceLogs {
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/instances/instance_console_delete)
     pub async fn clear_console(&self) -> Result<()> {
         self.client
-            .send::<()>(Method::DELETE, &self.console_path()?, &[], None)
-            .await?;
-        Ok(())
+            .write::<()>(Method::DELETE, &self.console_path()?, &[], None)
+            .await
     }
 }
 
@@ -347,28 +384,24 @@ mod tests {
     fn log_names_and_paths() {
         let client = crate::instances::offline_client();
         let logs = client.instances().logs("c1");
-        let (lxd, incus) = (
-            crate::Flavor::Lxd.exec_output_dir(),
-            crate::Flavor::Incus.exec_output_dir(),
+        assert_eq!(
+            logs.paths("exec_1.stdout").unwrap(),
+            [
+                "/1.0/instances/c1/logs/exec-output/exec_1.stdout",
+                "/1.0/instances/c1/logs/exec_1.stdout"
+            ]
         );
         assert_eq!(
-            logs.path_in("exec_1.stdout", lxd).unwrap(),
-            "/1.0/instances/c1/logs/exec_1.stdout"
-        );
-        assert_eq!(
-            logs.path_in("exec_1.stderr", incus).unwrap(),
-            "/1.0/instances/c1/logs/exec-output/exec_1.stderr"
-        );
-        assert_eq!(
-            logs.path_in("lxc.log", incus).unwrap(),
-            "/1.0/instances/c1/logs/lxc.log"
+            logs.paths("lxc.log").unwrap(),
+            ["/1.0/instances/c1/logs/lxc.log"]
         );
         for bad in ["", ".", "..", "../lxc.log", "a\0b"] {
-            assert!(
-                logs.path_in(bad, lxd).unwrap_err().is_invalid_input(),
-                "{bad:?}"
-            );
+            assert!(logs.paths(bad).unwrap_err().is_invalid_input(), "{bad:?}");
         }
+        assert!(super::url_is_exec_output(
+            "/1.0/instances/c1/logs/exec_9.stderr"
+        ));
+        assert!(!super::url_is_exec_output("/1.0/instances/c1/logs/lxc.log"));
         assert_eq!(logs.console_path().unwrap(), "/1.0/instances/c1/console");
     }
 }

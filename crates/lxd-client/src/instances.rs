@@ -494,21 +494,10 @@ impl Instances {
                 "the changes must serialize to a JSON object",
             ));
         }
-        let reply = self
-            .client
-            .send_if_match(Method::PATCH, &path, &[], &body, etag)
-            .await?;
-        // LXD 5.0 answers PATCH synchronously; should a server make it an operation, wait.
-        if reply.envelope.is_async() {
-            Operation::from_reply(
-                self.client.clone(),
-                &format!("PATCH {path}"),
-                reply.envelope,
-            )?
-            .wait()
-            .await?;
-        }
-        Ok(())
+        // LXD 5.0 answers PATCH synchronously; a server that makes it an operation is waited for.
+        self.client
+            .write_if_match(Method::PATCH, &path, &[], &body, etag)
+            .await
     }
 
     /// Renames a stopped instance (LXD refuses to rename a running one).

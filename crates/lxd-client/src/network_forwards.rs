@@ -180,9 +180,8 @@ impl NetworkForwards {
     pub async fn create(&self, request: &NetworkForwardsPost) -> Result<()> {
         check_address(&request.listen_address)?;
         self.client
-            .send(Method::POST, &self.base().await?, &[], Some(request))
-            .await?;
-        Ok(())
+            .write(Method::POST, &self.base().await?, &[], Some(request))
+            .await
     }
 
     /// Replaces a forward's writable fields (`PUT`), optionally only if unchanged since
@@ -206,9 +205,8 @@ impl NetworkForwards {
     ) -> Result<()> {
         let path = self.item(listen_address).await?;
         self.client
-            .send_if_match(Method::PUT, &path, &[], put, etag)
-            .await?;
-        Ok(())
+            .write_if_match(Method::PUT, &path, &[], put, etag)
+            .await
     }
 
     /// Changes the forward with a JSON object (`PATCH`): config keys are merged, `ports` kept
@@ -230,8 +228,7 @@ impl NetworkForwards {
         etag: Option<&ETag>,
     ) -> Result<()> {
         let path = self.item(listen_address).await?;
-        self.client.send_patch(&path, &[], body, etag).await?;
-        Ok(())
+        self.client.write_patch(&path, &[], body, etag).await
     }
 
     /// Deletes a forward.
@@ -246,8 +243,7 @@ impl NetworkForwards {
     pub async fn delete(&self, listen_address: &str) -> Result<()> {
         let path = self.item(listen_address).await?;
         self.client
-            .send::<()>(Method::DELETE, &path, &[], None)
-            .await?;
-        Ok(())
+            .write::<()>(Method::DELETE, &path, &[], None)
+            .await
     }
 }

@@ -211,9 +211,8 @@ impl Projects {
             read_etag = current.etag;
         }
         self.client
-            .send_patch(&path, &[], &body, etag.or(read_etag.as_ref()))
-            .await?;
-        Ok(())
+            .write_patch(&path, &[], &body, etag.or(read_etag.as_ref()))
+            .await
     }
 
     /// Renames a project; LXD does it in an operation, and only for an empty project (and

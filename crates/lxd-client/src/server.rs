@@ -67,11 +67,11 @@ impl Client {
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/server/server_put)
     pub async fn update_server(&self, put: &ServerPut, etag: Option<&ETag>) -> Result<()> {
         let result = self
-            .send_if_match(Method::PUT, "/1.0", &[], put, etag)
+            .write_if_match(Method::PUT, "/1.0", &[], put, etag)
             .await;
         // Whatever happened (a timeout may hide a success), the cached copy may be stale.
         self.forget_server();
-        result.map(|_| ())
+        result
     }
 
     /// Changes only the keys in `body` (`PATCH /1.0`, e.g. `{"config": {"key": "value"}}`;
@@ -90,9 +90,9 @@ impl Client {
         body: &B,
         etag: Option<&ETag>,
     ) -> Result<()> {
-        let result = self.send_patch("/1.0", &[], body, etag).await;
+        let result = self.write_patch("/1.0", &[], body, etag).await;
         self.forget_server();
-        result.map(|_| ())
+        result
     }
 
     /// Sets (or with `""` unsets) one server configuration key (`PATCH /1.0`).

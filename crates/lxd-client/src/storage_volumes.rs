@@ -11,7 +11,7 @@ use lxd_proto::{
 use lxd_transport::http::Method;
 use serde::Serialize;
 
-use crate::client::{Client, Reply};
+use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::etag::{ETag, Versioned};
 use crate::operation::Operation;
@@ -114,16 +114,6 @@ impl StorageVolumes {
             self.typed_path(volume_type)?,
             segment(name)
         ))
-    }
-
-    /// Waits for the operation if LXD answered with one (copies, moves), else returns.
-    async fn settle(&self, context: &str, reply: Reply) -> Result<()> {
-        if reply.envelope.response_type == lxd_proto::ResponseType::Async {
-            Operation::from_reply(self.client.clone(), context, reply.envelope)?
-                .wait()
-                .await?;
-        }
-        Ok(())
     }
 
     /// Every volume of the pool, all types, in one request (snapshots, which LXD lists
@@ -270,11 +260,9 @@ impl StorageVolumes {
     pub async fn create(&self, request: &StorageVolumesPost) -> Result<()> {
         validate_storage_volume_name(&request.name)?;
         let path = self.typed_path(&request.volume_type)?;
-        let reply = self
-            .client
-            .send(Method::POST, &path, &[], Some(request))
-            .await?;
-        self.settle(&format!("POST {path}"), reply).await
+        self.client
+            .write(Method::POST, &path, &[], Some(request))
+            .await
     }
 
     /// Replaces the volume's writable fields (`PUT`), optionally only if unchanged since
@@ -300,9 +288,8 @@ impl StorageVolumes {
     ) -> Result<()> {
         let path = self.item_path(&volume_type, name)?;
         self.client
-            .send_if_match(Method::PUT, &path, &[], put, etag)
-            .await?;
-        Ok(())
+            .write_if_match(Method::PUT, &path, &[], put, etag)
+            .await
     }
 
     /// Changes the volume with a JSON object (`PATCH`): config keys in `body` are set, the
@@ -326,8 +313,7 @@ impl StorageVolumes {
         etag: Option<&ETag>,
     ) -> Result<()> {
         let path = self.item_path(&volume_type, name)?;
-        self.client.send_patch(&path, &[], body, etag).await?;
-        Ok(())
+        self.client.write_patch(&path, &[], body, etag).await
     }
 
     /// Renames a volume within its pool (LXD refuses while a running instance uses it, and
@@ -353,11 +339,9 @@ impl StorageVolumes {
             name: new_name.to_string(),
             ..Default::default()
         };
-        let reply = self
-            .client
-            .send(Method::POST, &path, &[], Some(&body))
-            .await?;
-        self.settle(&format!("POST {path}"), reply).await
+        self.client
+            .write(Method::POST, &path, &[], Some(&body))
+            .await
     }
 
     /// Moves a volume to another pool of the same server, under `new_name` (the same name
@@ -414,11 +398,9 @@ impl StorageVolumes {
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/storage/storage_pool_volume_type_delete)
     pub async fn delete(&self, volume_type: StorageVolumeType, name: &str) -> Result<()> {
         let path = self.item_path(&volume_type, name)?;
-        let reply = self
-            .client
-            .send::<()>(Method::DELETE, &path, &[], None)
-            .await?;
-        self.settle(&format!("DELETE {path}"), reply).await
+        self.client
+            .write::<()>(Method::DELETE, &path, &[], None)
+            .await
     }
 
     /// Usage of a volume (API extension `storage_volume_state`; drivers that cannot
@@ -683,9 +665,8 @@ impl StorageVolumeSnapshots {
         let path = self.item(snapshot).await?;
         self.volumes
             .client
-            .send_if_match(Method::PUT, &path, &[], put, etag)
-            .await?;
-        Ok(())
+            .write_if_match(Method::PUT, &path, &[], put, etag)
+            .await
     }
 
     /// Changes only what `body` names (`PATCH`), optionally only if unchanged since `etag`.
@@ -708,9 +689,8 @@ impl StorageVolumeSnapshots {
         let path = self.item(snapshot).await?;
         self.volumes
             .client
-            .send_patch(&path, &[], body, etag)
-            .await?;
-        Ok(())
+            .write_patch(&path, &[], body, etag)
+            .await
     }
 
     /// Renames a snapshot.
@@ -753,9 +733,8 @@ impl StorageVolumeSnapshots {
         let body = serde_json::json!({ "restore": snapshot });
         self.volumes
             .client
-            .send(Method::PUT, &path, &[], Some(&body))
-            .await?;
-        Ok(())
+            .write(Method::PUT, &path, &[], Some(&body))
+            .await
     }
 
     /// Deletes a snapshot.

@@ -132,8 +132,7 @@ impl Warnings {
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/warnings/warning_put)
     pub async fn update(&self, uuid: &str, put: &WarningPut) -> Result<()> {
         let path = self.path(uuid).await?;
-        self.client.send(Method::PUT, &path, &[], Some(put)).await?;
-        Ok(())
+        self.client.write(Method::PUT, &path, &[], Some(put)).await
     }
 
     /// Changes only what `body` names (`PATCH`).
@@ -148,8 +147,7 @@ impl Warnings {
     /// [REST reference](https://documentation.ubuntu.com/lxd/en/latest/api/#/warnings/warning_patch)
     pub async fn patch<B: Serialize + ?Sized>(&self, uuid: &str, body: &B) -> Result<()> {
         let path = self.path(uuid).await?;
-        self.client.send_patch(&path, &[], body, None).await?;
-        Ok(())
+        self.client.write_patch(&path, &[], body, None).await
     }
 
     /// Acknowledges the warning: it stays, but no longer counts as new.
@@ -178,8 +176,7 @@ impl Warnings {
     pub async fn delete(&self, uuid: &str) -> Result<()> {
         let path = self.path(uuid).await?;
         self.client
-            .send::<()>(Method::DELETE, &path, &[], None)
-            .await?;
-        Ok(())
+            .write::<()>(Method::DELETE, &path, &[], None)
+            .await
     }
 }

@@ -304,4 +304,41 @@ mod tests {
         assert!(server.config.is_empty());
         assert_eq!(server.api_status, ApiStatus::Other(String::new()));
     }
+
+    /// `GET /1.0` of Incus 7.0.2 to an untrusted client over HTTPS, in the shape it sends
+    /// (`ServerUntrusted`: the list of extensions is withheld as `null`).
+    const INCUS7_UNTRUSTED: &str = r#"{"config":{},"api_extensions":null,"api_status":"stable",
+        "api_version":"1.0","auth":"untrusted","public":false,"auth_methods":["tls"]}"#;
+
+    /// The environment of Incus 7.0.2 (trusted) where a map or list is empty or unset.
+    const INCUS7_TRUSTED: &str = r#"{"config":{},"api_extensions":["etag","dev_incus_events"],
+        "api_status":"stable","api_version":"1.0","auth":"trusted","public":false,
+        "auth_methods":["tls"],"auth_user_name":"root","auth_user_method":"unix",
+        "environment":{"addresses":null,"architectures":["x86_64","i686"],"certificate":"",
+        "certificate_fingerprint":"","driver":"lxc","driver_version":"7.0.0","firewall":"nftables",
+        "kernel":"Linux","kernel_architecture":"x86_64","kernel_features":{},
+        "kernel_version":"6.1.0","lxc_features":null,"os_name":"Debian GNU/Linux",
+        "os_version":"","project":"default","server":"incus","server_clustered":false,
+        "server_event_mode":"full-mesh","server_name":"sid","server_pid":42,
+        "server_version":"7.0.2","storage":"dir","storage_version":"1",
+        "storage_supported_drivers":null}}"#;
+
+    #[test]
+    fn incus_7_shapes_decode() {
+        let untrusted: Server = serde_json::from_str(INCUS7_UNTRUSTED).unwrap();
+        assert!(untrusted.api_extensions.is_empty());
+        assert!(!untrusted.is_trusted());
+        assert_eq!(untrusted.auth_methods, [AuthMethod::Tls]);
+        assert!(untrusted.environment.is_empty());
+
+        let trusted: Server = serde_json::from_str(INCUS7_TRUSTED).unwrap();
+        assert!(trusted.is_trusted());
+        let env = &trusted.environment;
+        assert!(env.kernel_features.is_empty());
+        assert!(env.lxc_features.is_empty());
+        assert!(env.addresses.is_empty());
+        assert!(env.storage_supported_drivers.is_empty());
+        assert_eq!(env.server_version, "7.0.2");
+        assert!(trusted.has_api_extension("dev_incus_events"));
+    }
 }

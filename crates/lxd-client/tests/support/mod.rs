@@ -134,3 +134,97 @@ pub async fn start(flavor: lxd_testkit::ServerFlavor) -> lxd_testkit::TestServer
         .await
         .unwrap()
 }
+
+/// One request as a hand-made server of [`serve_requests`] read it.
+#[allow(dead_code)]
+#[derive(Clone, Debug)]
+pub struct SeenRequest {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The request target: path and query (`/1.0/operations/op1/wait?timeout=-1`).
+    pub target: String,
+    /// The body (JSON for LXD's writes), empty when there was none.
+    pub body: String,
+}
+
+#[allow(dead_code)]
+impl SeenRequest {
+    /// The path without the query.
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or_default()
+    }
+
+    /// `METHOD target`, for asserting on a whole exchange at once.
+    pub fn line(&self) -> String {
+        format!("{} {}", self.method, self.target)
+    }
+}
+
+/// A hand-made server on a fresh unix socket that speaks keep-alive HTTP/1.1: it reads each
+/// request whole (head, then a `Content-Length` body), records it, and sends back the
+/// `(status, JSON body)` that `answer` gives. Returns the socket's directory, its path, and
+/// the log of every request in arrival order.
+#[allow(dead_code)]
+pub fn serve_requests<F, Fut>(
+    tag: &str,
+    answer: F,
+) -> (
+    SocketDir,
+    std::path::PathBuf,
+    std::sync::Arc<std::sync::Mutex<Vec<SeenRequest>>>,
+)
+where
+    F: Fn(SeenRequest) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = (u16, String)> + Send + 'static,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let answer = std::sync::Arc::new(answer);
+    let (dir, path) = serve_heads(tag, move |mut conn, first_head| {
+        let (answer, log) = (answer.clone(), log.clone());
+        async move {
+            let mut head = first_head;
+            loop {
+                let mut lines = head.lines();
+                let mut start = lines.next().unwrap_or_default().split(' ');
+                let method = start.next().unwrap_or_default().to_string();
+                let target = start.next().unwrap_or_default().to_string();
+                let length: usize = lines
+                    .filter_map(|l| l.split_once(':'))
+                    .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+                    .and_then(|(_, v)| v.trim().parse().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0u8; length];
+                if conn.read_exact(&mut body).await.is_err() {
+                    return;
+                }
+                let request = SeenRequest {
+                    method,
+                    target,
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                };
+                log.lock().unwrap().push(request.clone());
+                let (status, json) = answer(request).await;
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}",
+                    json.len()
+                );
+                if conn.write_all(reply.as_bytes()).await.is_err() {
+                    return;
+                }
+                // The next request's head on the same connection, if the client keeps it.
+                let mut next = Vec::new();
+                let mut byte = [0u8; 1];
+                while !next.ends_with(b"\r\n\r\n") {
+                    match conn.read(&mut byte).await {
+                        Ok(1) => next.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                head = String::from_utf8_lossy(&next).into_owned();
+            }
+        }
+    });
+    (dir, path, seen)
+}
