@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use http::HeaderValue;
 
 use crate::error::{Error, Result};
-use crate::request::{Body, Request, Response, Timeout, UploadProgress, Watched};
+use crate::pool::{UnixPool, request_body};
+use crate::request::{Body, Reply, Request, Response, Timeout, UploadProgress, Watched};
 use crate::socket::discover_socket;
 use crate::tls::{ClientIdentity, ServerTrust, client_config};
 
@@ -307,8 +308,9 @@ impl TransportBuilder {
 
     /// Checks everything the caller gave and builds the transport. Nothing is sent yet: LXD
     /// 5.0's unix socket stalls every later connection while an idle, never-used one is open,
-    /// so connections are made only for the request that uses them, and unix-socket
-    /// connections are not kept idle (HTTPS connections are kept alive and reused).
+    /// so connections are made only for the request that uses them. Connections that have
+    /// carried a request are kept alive and reused on both transports (on the unix socket at
+    /// most 8, each for at most 30 s idle); websocket upgrades get a connection of their own.
     ///
     /// ```
     /// use lxd_transport::{Endpoint, ServerTrust, Transport};
@@ -330,7 +332,8 @@ impl TransportBuilder {
             .http1_only()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(agent);
+            .user_agent(agent.clone());
+        let mut unix = None;
         if let Some(t) = self.connect_timeout {
             http = http.connect_timeout(t);
         }
@@ -339,11 +342,16 @@ impl TransportBuilder {
                 let path = discover_socket(explicit.as_deref())?;
                 // reqwest wants a TLS configuration even for plain HTTP; give it one that
                 // trusts nothing, so no process-wide crypto provider is needed.
-                // No idle pool on the unix socket: hyper's pool races a fresh connect against
-                // an idle connection coming free, and when the idle one wins the fresh one is
-                // left open with nothing sent. LXD 5.0.2 then answers no new connection (its
-                // own hooks included) until that one closes. Without idle connections every
-                // connection opened is used; a unix connect costs microseconds.
+                // reqwest only carries the unix socket's websocket upgrades (plain requests
+                // go through our own pool, see pool.rs), and with no idle pool: hyper's pool
+                // races a fresh connect against an idle connection coming free, and when the
+                // idle one wins the fresh one is left open with nothing sent. LXD 5.0.2 then
+                // answers no new connection (its own hooks included) until that one closes.
+                unix = Some(UnixPool::new(
+                    path.clone(),
+                    Endpoint::Unix(path.clone()).to_string(),
+                    self.connect_timeout,
+                ));
                 http = http
                     .pool_max_idle_per_host(0)
                     .unix_socket(path.clone())
@@ -376,6 +384,8 @@ impl TransportBuilder {
         Ok(Transport {
             label: endpoint.to_string(),
             http,
+            unix,
+            user_agent: agent,
             base,
             endpoint,
             timeout: self.timeout,
@@ -399,6 +409,10 @@ impl TransportBuilder {
 #[derive(Clone)]
 pub struct Transport {
     http: reqwest::Client,
+    /// The unix socket's keep-alive pool for plain requests (None over HTTPS).
+    unix: Option<UnixPool>,
+    /// Sent by the pooled path (reqwest adds its own).
+    user_agent: HeaderValue,
     base: reqwest::Url,
     endpoint: Endpoint,
     label: String,
@@ -572,6 +586,15 @@ impl Transport {
     /// # Ok(()) }
     /// ```
     pub async fn send(&self, request: Request) -> Result<Response> {
+        match &self.unix {
+            Some(pool) => self.send_pooled(pool, request).await,
+            None => self.send_reqwest(request).await,
+        }
+    }
+
+    /// Sends through reqwest: every request over HTTPS, and websocket upgrades on both
+    /// transports (the upgraded connection is the websocket's, never pooled).
+    pub(crate) async fn send_reqwest(&self, request: Request) -> Result<Response> {
         request.check()?;
         let url = self.url(&request);
         let started = Instant::now();
@@ -579,85 +602,182 @@ impl Transport {
             .http
             .request(request.method.clone(), url)
             .headers(request.headers);
-        let limit = match request.timeout {
-            Timeout::Default => self.timeout,
-            Timeout::None => None,
-            Timeout::After(d) => Some(d),
-        };
-        if let Some(limit) = limit {
+        // reqwest's own timeout also bounds the body's reads.
+        if let Some(limit) = self.limit(request.timeout) {
             builder = builder.timeout(limit);
         }
-        let mut progress = None;
-        builder = match request.body {
+        let (body, progress) = self.watch_upload(request.body);
+        builder = match body {
             Body::Empty => builder,
             Body::Bytes(b) => builder.body(b),
             Body::Stream { stream, length } => {
                 if let Some(len) = length {
                     builder = builder.header(http::header::CONTENT_LENGTH, len);
                 }
-                let stream = match self.idle_timeout {
-                    Some(_) => {
-                        let watched = UploadProgress::new();
-                        progress = Some(watched.clone());
-                        Box::pin(Watched {
-                            inner: stream,
-                            progress: watched,
-                            remaining: length,
-                        })
-                    }
-                    None => stream,
-                };
                 builder.body(reqwest::Body::wrap_stream(stream))
             }
         };
-        let sending = builder.send();
-        let result = match (progress, self.idle_timeout) {
+        let sending = async {
+            builder
+                .send()
+                .await
+                .map_err(|e| Error::from_reqwest(&self.label, e))
+        };
+        let result = self
+            .unless_upload_stalls(progress, sending)
+            .await
+            .map(|inner| self.response(Reply::Reqwest(inner), None));
+        self.finish(&request.method, &request.path, started, result)
+    }
+
+    /// Sends a plain request on the unix socket through the keep-alive pool.
+    async fn send_pooled(&self, pool: &UnixPool, request: Request) -> Result<Response> {
+        request.check()?;
+        let url = self.url(&request);
+        let target = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_string(),
+        };
+        let uri = http::Uri::try_from(target.as_str())
+            .map_err(|e| Error::InvalidRequest(format!("path {:?}: {e}", request.path)))?;
+        let started = Instant::now();
+        let limit = self.limit(request.timeout);
+        let deadline = limit.map(|limit| tokio::time::Instant::now() + limit);
+        let mut headers = request.headers;
+        // hyper sends what it is given: the Host that HTTP/1.1 requires (LXD ignores its
+        // value) and what reqwest would add.
+        headers
+            .entry(http::header::HOST)
+            .or_insert(HeaderValue::from_static("lxd"));
+        headers
+            .entry(http::header::USER_AGENT)
+            .or_insert(self.user_agent.clone());
+        headers
+            .entry(http::header::ACCEPT)
+            .or_insert(HeaderValue::from_static("*/*"));
+        if let Body::Stream {
+            length: Some(len), ..
+        } = &request.body
+        {
+            headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(*len));
+        }
+        let body_was_empty = matches!(request.body, Body::Empty);
+        let (body, progress) = self.watch_upload(request.body);
+        let mut outgoing = hyper::Request::new(request_body(body));
+        *outgoing.method_mut() = request.method.clone();
+        *outgoing.uri_mut() = uri;
+        *outgoing.headers_mut() = headers;
+        let sending = self.unless_upload_stalls(progress, pool.send(outgoing, body_was_empty));
+        let result = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, sending)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::Timeout {
+                        endpoint: self.label.clone(),
+                    })
+                }),
+            None => sending.await,
+        }
+        .map(|inner| self.response(Reply::Pooled(inner), deadline));
+        self.finish(&request.method, &request.path, started, result)
+    }
+
+    /// The time a request may take, if limited.
+    fn limit(&self, timeout: Timeout) -> Option<Duration> {
+        match timeout {
+            Timeout::Default => self.timeout,
+            Timeout::None => None,
+            Timeout::After(d) => Some(d),
+        }
+    }
+
+    /// A streamed body that reports its progress, when uploads have an idle timeout.
+    fn watch_upload(&self, body: Body) -> (Body, Option<std::sync::Arc<UploadProgress>>) {
+        match (body, self.idle_timeout) {
+            (Body::Stream { stream, length }, Some(_)) => {
+                let progress = UploadProgress::new();
+                let watched = Watched {
+                    inner: stream,
+                    progress: progress.clone(),
+                    remaining: length,
+                };
+                let body = Body::Stream {
+                    stream: Box::pin(watched),
+                    length,
+                };
+                (body, Some(progress))
+            }
+            (body, _) => (body, None),
+        }
+    }
+
+    /// Runs `sending`, failing with [`Error::IdleTimeout`] if the server stops taking the
+    /// streamed body for the idle timeout.
+    async fn unless_upload_stalls<T>(
+        &self,
+        progress: Option<std::sync::Arc<UploadProgress>>,
+        sending: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        match (progress, self.idle_timeout) {
             (Some(progress), Some(idle)) => tokio::select! {
-                result = sending => result.map_err(|e| Error::from_reqwest(&self.label, e)),
+                result = sending => result,
                 () = progress.stalled(idle) => Err(Error::IdleTimeout {
                     endpoint: self.label.clone(),
                     idle,
                 }),
             },
-            _ => sending
-                .await
-                .map_err(|e| Error::from_reqwest(&self.label, e)),
-        };
+            _ => sending.await,
+        }
+    }
+
+    fn response(&self, inner: Reply, deadline: Option<tokio::time::Instant>) -> Response {
+        Response {
+            inner,
+            endpoint: self.label.clone(),
+            max_body: self.max_body,
+            idle: self.idle_timeout,
+            deadline,
+        }
+    }
+
+    /// Logs the exchange and refuses a redirect.
+    fn finish(
+        &self,
+        method: &http::Method,
+        path: &str,
+        started: Instant,
+        result: Result<Response>,
+    ) -> Result<Response> {
         // Only the path: queries can carry websocket secrets (and the error's URL has lost
         // its query in from_reqwest).
         match &result {
             Ok(resp) => tracing::debug!(
                 endpoint = %self.label,
-                method = %request.method,
-                path = %request.path,
+                method = %method,
+                path = %path,
                 status = resp.status().as_u16(),
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "lxd request"
             ),
             Err(e) => tracing::debug!(
                 endpoint = %self.label,
-                method = %request.method,
-                path = %request.path,
+                method = %method,
+                path = %path,
                 error = %e,
                 "lxd request failed"
             ),
         }
-        let inner = result?;
-        if inner.status().is_redirection() {
+        let response = result?;
+        if response.status().is_redirection() {
             return Err(Error::Redirected {
                 endpoint: self.label.clone(),
-                method: request.method.to_string(),
-                path: request.path.clone(),
-                status: inner.status().as_u16(),
-                location: location_without_query(inner.headers()),
+                method: method.to_string(),
+                path: path.to_string(),
+                status: response.status().as_u16(),
+                location: location_without_query(response.headers()),
             });
         }
-        Ok(Response {
-            inner,
-            endpoint: self.label.clone(),
-            max_body: self.max_body,
-            idle: self.idle_timeout,
-        })
+        Ok(response)
     }
 }
 
