@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use futures::future::join_all;
-use lxd_client::Client;
 use lxd_client::proto::EventType;
+use lxd_client::{Client, EventItem};
 use lxd_integration::{Env, kill_and_delete, launch, require, unique};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
@@ -146,9 +146,10 @@ async fn exec_and_events_work_right_after_a_burst() {
             let profile = unique("itkeep-p");
             lxd_integration::create_profile(&client, &profile).await;
             let seen = tokio::time::timeout(Duration::from_secs(10), async {
-                while let Some(event) = events.next().await {
-                    let event = event.unwrap();
-                    if lxd_integration::profile_created(&event).as_deref() == Some(&profile) {
+                while let Some(item) = events.next().await {
+                    if let EventItem::Event(event) = item.unwrap()
+                        && lxd_integration::profile_created(&event).as_deref() == Some(&profile)
+                    {
                         return true;
                     }
                 }
