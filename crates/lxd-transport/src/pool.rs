@@ -152,6 +152,10 @@ impl UnixPool {
         mut request: hyper::Request<RequestBody>,
         body_was_empty: bool,
     ) -> Result<PooledResponse> {
+        // The loss of a request that was written, kept while it is sent again: if the daemon
+        // cannot even be reached now, that loss is what happened to the caller's request (a
+        // daemon that died under an operation wait), not a refused connect.
+        let mut lost = None;
         if let Some(mut sender) = self.checkout().await {
             let replay = Replay::of(&request, body_was_empty);
             match sender.try_send_request(request).await {
@@ -159,25 +163,36 @@ impl UnixPool {
                 Err(mut failed) => {
                     let unsent = failed.take_message();
                     let error = failed.into_error();
+                    tracing::debug!(
+                        endpoint = %self.shared.label,
+                        error = %error,
+                        "an idle connection failed"
+                    );
                     request = match (unsent, replay) {
                         // Nothing of it was written: sending it elsewhere is always safe.
                         (Some(unsent), _) => unsent,
                         // Written, perhaps in part, to a connection the daemon was closing:
                         // safe to repeat only when repeating changes nothing.
                         (None, Some(replay)) if crate::error::hyper_gone(&error) => {
+                            lost = Some(error);
                             replay.request()
                         }
                         _ => return Err(Error::from_hyper(&self.shared.label, error)),
                     };
-                    tracing::debug!(
-                        endpoint = %self.shared.label,
-                        error = %error,
-                        "an idle connection failed; sending again on a fresh one"
-                    );
                 }
             }
         }
-        let mut sender = self.connect().await?;
+        let mut sender = match self.connect().await {
+            Ok(sender) => sender,
+            Err(refused) => {
+                return Err(match lost {
+                    Some(error) if refused.is_connect() => {
+                        Error::from_hyper(&self.shared.label, error)
+                    }
+                    _ => refused,
+                });
+            }
+        };
         // The connection is used at once: this is the only request that may open one.
         let response = sender
             .send_request(request)

@@ -550,13 +550,25 @@ async fn the_request_timeout_also_bounds_the_body() {
 }
 
 #[tokio::test]
-async fn a_daemon_gone_is_a_connect_error_even_after_keep_alive() {
-    // The daemon closes its connections as it stops, then its socket is gone: the next
-    // request reports that nothing can be reached, not the closed idle connection.
-    let server = Server::start(|_, _, _| Action::ReplyAndClose);
+async fn a_get_lost_with_its_daemon_is_a_disconnection_not_a_refused_connect() {
+    // The daemon dies under a request sent on a kept connection (an operation wait, say):
+    // the request is sent again, the daemon cannot be reached, and what is reported is that
+    // the request's connection was lost.
+    let server = Server::start(|_, nth, _| match nth {
+        0 => Action::Reply { delay_us: 0 },
+        _ => Action::Hangup,
+    });
     let transport = server.transport();
     get(&transport, "/1.0").await.unwrap();
     std::fs::remove_file(&server.path).unwrap();
+    let err = bounded("the request", get(&transport, "/1.0/operations/x/wait"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_disconnected() && !err.is_connect(),
+        "{err} / {err:?}"
+    );
+    // Nothing reachable and no kept connection: a connect error.
     let err = bounded("the request", get(&transport, "/1.0"))
         .await
         .unwrap_err();
