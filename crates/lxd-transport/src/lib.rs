@@ -40,6 +40,7 @@ mod error;
 mod native;
 mod pool;
 mod request;
+mod send;
 mod socket;
 mod tls;
 mod transport;
