@@ -418,8 +418,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn no_runtime_work_happens_before_a_request() {
-        // Building a pool connects nothing and spawns nothing.
+    async fn a_failed_connect_is_typed_and_pools_nothing() {
         let pool = UnixPool::new("/nonexistent/unix.socket".into(), "unix:test".into(), None);
         assert_eq!(pool.idle_count(), 0);
         let request = hyper::Request::new(request_body(Body::Empty));
