@@ -13,6 +13,10 @@
 //! - a connection goes back to the idle list only when its reply's body has been read to
 //!   its end; a body dropped early closes its connection (hyper cannot reuse it);
 //! - at most [`MAX_IDLE`] connections wait, each at most [`KEEP_IDLE`];
+//! - a connection is only reused from the tokio runtime that drives it (its task runs
+//!   there): a request made on another runtime (a clean-up run on a runtime of its own from
+//!   `Drop`, while the first one is blocked waiting for it) would otherwise wait forever on a
+//!   connection whose task cannot run;
 //! - a request that fails on a reused connection (the daemon closed it while it waited) is
 //!   sent once more on a fresh connection when that is safe: hyper hands the request back
 //!   (nothing of it was written), or it is a `GET`/`HEAD` without a body.
@@ -32,6 +36,7 @@ use hyper::body::{Body as _, Frame, Incoming};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixStream;
+use tokio::runtime::Id as RuntimeId;
 use tokio::time::Instant;
 
 use crate::error::{BoxError, Error, Result};
@@ -87,9 +92,30 @@ struct Shared {
 #[derive(Default)]
 struct Idle {
     /// Oldest first; requests take from the end (the most recently used).
-    connections: Vec<(SendRequest<RequestBody>, Instant)>,
+    connections: Vec<IdleConnection>,
     /// A task closes expired connections while any wait.
     reaper: bool,
+}
+
+/// A connection waiting for its next request.
+struct IdleConnection {
+    sender: SendRequest<RequestBody>,
+    since: Instant,
+    /// The runtime its task runs on.
+    runtime: RuntimeId,
+}
+
+impl IdleConnection {
+    fn expired(&self) -> bool {
+        self.sender.is_closed() || self.since.elapsed() >= KEEP_IDLE
+    }
+}
+
+/// The runtime running the caller (None outside one: then nothing is reused or kept).
+fn current_runtime() -> Option<RuntimeId> {
+    tokio::runtime::Handle::try_current()
+        .ok()
+        .map(|handle| handle.id())
 }
 
 /// What is needed to send a request again once its body has gone with the first attempt:
@@ -201,22 +227,21 @@ impl UnixPool {
         Ok(self.lease(response, sender))
     }
 
-    /// The most recently used idle connection that is ready for a request, if any. Closed
-    /// and expired ones found on the way are dropped.
+    /// The most recently used idle connection of this runtime that is ready for a request,
+    /// if any. Closed and expired ones found on the way are dropped.
     async fn checkout(&self) -> Option<SendRequest<RequestBody>> {
+        let here = current_runtime()?;
         loop {
-            let (mut sender, since) = self
-                .shared
-                .idle
-                .lock()
-                .expect("pool lock")
-                .connections
-                .pop()?;
-            if sender.is_closed() || since.elapsed() >= KEEP_IDLE {
+            let mut found = {
+                let mut idle = self.shared.idle.lock().expect("pool lock");
+                let at = idle.connections.iter().rposition(|c| c.runtime == here)?;
+                idle.connections.remove(at)
+            };
+            if found.expired() {
                 continue;
             }
-            if let Ok(Ok(())) = tokio::time::timeout(READY_WAIT, sender.ready()).await {
-                return Some(sender);
+            if let Ok(Ok(())) = tokio::time::timeout(READY_WAIT, found.sender.ready()).await {
+                return Some(found.sender);
             }
         }
     }
@@ -259,13 +284,13 @@ impl UnixPool {
         sender: SendRequest<RequestBody>,
     ) -> PooledResponse {
         let (head, body) = response.into_parts();
-        let mut body = PooledBody {
-            body,
-            lease: Some(Lease {
-                sender,
-                pool: Arc::downgrade(&self.shared),
-            }),
-        };
+        // The connection's task was spawned on (or, reused, belongs to) this runtime.
+        let lease = current_runtime().map(|runtime| Lease {
+            sender,
+            runtime,
+            pool: Arc::downgrade(&self.shared),
+        });
+        let mut body = PooledBody { body, lease };
         // A reply without a body (Content-Length: 0, 204) frees its connection now.
         body.release_if_done();
         PooledResponse { head, body }
@@ -275,6 +300,7 @@ impl UnixPool {
 /// A connection lent to a reply's body, given back to its pool when the body ends.
 struct Lease {
     sender: SendRequest<RequestBody>,
+    runtime: RuntimeId,
     pool: Weak<Shared>,
 }
 
@@ -288,7 +314,11 @@ impl Lease {
         }
         let surplus = {
             let mut idle = shared.idle.lock().expect("pool lock");
-            idle.connections.push((self.sender, Instant::now()));
+            idle.connections.push(IdleConnection {
+                sender: self.sender,
+                since: Instant::now(),
+                runtime: self.runtime,
+            });
             let surplus = if idle.connections.len() > MAX_IDLE {
                 // The oldest goes: the newest is the likeliest to be ready next.
                 Some(idle.connections.remove(0))
@@ -311,18 +341,33 @@ impl Lease {
 /// Closes idle connections past [`KEEP_IDLE`] (and forgets closed ones) while any wait;
 /// ends with the pool.
 async fn reap(pool: Weak<Shared>) {
+    /// Lets the next connection given back start a reaper again if this one is dropped
+    /// before its end (its runtime shut down under it).
+    struct Abandoned(Option<Weak<Shared>>);
+    impl Drop for Abandoned {
+        fn drop(&mut self) {
+            if let Some(shared) = self.0.take().and_then(|pool| pool.upgrade())
+                && let Ok(mut idle) = shared.idle.lock()
+            {
+                idle.reaper = false;
+            }
+        }
+    }
+    let mut abandoned = Abandoned(Some(pool.clone()));
     loop {
         let next = {
             let Some(shared) = pool.upgrade() else {
+                abandoned.0 = None;
                 return;
             };
             let mut idle = shared.idle.lock().expect("pool lock");
-            idle.connections
-                .retain(|(sender, since)| !sender.is_closed() && since.elapsed() < KEEP_IDLE);
+            idle.connections.retain(|c| !c.expired());
             match idle.connections.first() {
-                Some((_, oldest)) => *oldest + KEEP_IDLE,
+                Some(oldest) => oldest.since + KEEP_IDLE,
                 None => {
+                    // Under the lock: a connection given back after this starts a new one.
                     idle.reaper = false;
+                    abandoned.0 = None;
                     return;
                 }
             }

@@ -574,3 +574,38 @@ async fn a_get_lost_with_its_daemon_is_a_disconnection_not_a_refused_connect() {
         .unwrap_err();
     assert!(err.is_connect(), "{err} / {err:?}");
 }
+
+#[tokio::test]
+async fn a_request_from_another_runtime_does_not_wait_on_this_ones_connection() {
+    // A clean-up run from `Drop` on a runtime of its own, while this (current-thread)
+    // runtime is blocked waiting for it: the connection kept here cannot be driven then,
+    // so the other runtime must use one of its own. (The server runs on a runtime of its
+    // own too, so it keeps serving while this one is blocked.)
+    let serving = tokio::runtime::Runtime::new().unwrap();
+    let server = {
+        let _on = serving.enter();
+        Server::answering(|| 0)
+    };
+    let transport = server.transport();
+    get(&transport, "/1.0/here").await.unwrap();
+    let other = transport.clone();
+    let outcome = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async move {
+                tokio::time::timeout(Duration::from_secs(5), get(&other, "/1.0/there")).await
+            })
+    })
+    .join()
+    .unwrap();
+    let body = outcome
+        .expect("the other runtime's request hung on this runtime's connection")
+        .unwrap();
+    assert!(body.contains("\"conn\":1"), "{body}");
+    // Back here, the connection kept on this runtime is used again.
+    let body = get(&transport, "/1.0/here-again").await.unwrap();
+    assert!(body.contains("\"conn\":0"), "{body}");
+    serving.shutdown_background();
+}
