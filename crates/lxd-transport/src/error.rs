@@ -344,6 +344,30 @@ impl Error {
     }
 }
 
+impl Error {
+    /// Sorts an error of hyper's (the unix socket's keep-alive path) into a disconnection
+    /// or another failure of the exchange, as [`Error::from_reqwest`] does for reqwest's.
+    pub(crate) fn from_hyper(endpoint: &str, err: hyper::Error) -> Error {
+        let endpoint = endpoint.to_string();
+        if hyper_gone(&err) {
+            Error::Disconnected {
+                endpoint,
+                source: Box::new(err),
+            }
+        } else {
+            Error::Http {
+                endpoint,
+                source: Box::new(err),
+            }
+        }
+    }
+}
+
+/// Whether a hyper error says the connection went away (closed, reset, cut short).
+pub(crate) fn hyper_gone(err: &hyper::Error) -> bool {
+    connection_gone(err)
+}
+
 /// Whether an io error says the other end has gone (reset, closed, early end of file).
 pub(crate) fn io_gone(e: &std::io::Error) -> bool {
     matches!(

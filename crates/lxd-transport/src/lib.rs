@@ -10,9 +10,10 @@
 //! - HTTPS with a [`ClientIdentity`] and a [`ServerTrust`] (a pinned certificate or
 //!   fingerprint that works whatever the certificate's names, CA certificates, or system
 //!   roots). Verification is on unless [`ServerTrust::DangerAcceptAnyCertificate`] is named;
-//! - requests with streamed bodies both ways, keep-alive over HTTPS (not over the unix socket,
-//!   see [`TransportBuilder::build`]), connect, request and idle timeouts, a cap on bodies
-//!   read whole, and no redirects (LXD never sends one; a 3xx is [`Error::Redirected`]);
+//! - requests with streamed bodies both ways, keep-alive on both transports (on the unix
+//!   socket no connection is ever opened ahead of its request, see
+//!   [`TransportBuilder::build`]), connect, request and idle timeouts, a cap on bodies read
+//!   whole, and no redirects (LXD never sends one; a 3xx is [`Error::Redirected`]);
 //! - websocket upgrades on both transports ([`Transport::websocket`]).
 //!
 //! ```no_run
@@ -37,7 +38,9 @@
 mod error;
 #[cfg(feature = "native-tls")]
 mod native;
+mod pool;
 mod request;
+mod send;
 mod socket;
 mod tls;
 mod transport;

@@ -279,10 +279,58 @@ impl Request {
 /// [`TransportBuilder::idle_timeout`](crate::TransportBuilder::idle_timeout)).
 #[derive(Debug)]
 pub struct Response {
-    pub(crate) inner: reqwest::Response,
+    pub(crate) inner: Reply,
     pub(crate) endpoint: String,
     pub(crate) max_body: u64,
     pub(crate) idle: Option<Duration>,
+    /// When the request's own timeout runs out, body included (reqwest's `timeout` covers
+    /// the body too; this keeps that for replies that do not come through reqwest).
+    pub(crate) deadline: Option<tokio::time::Instant>,
+}
+
+/// Where a reply came from: reqwest (HTTPS, websocket upgrades) or the unix socket's
+/// keep-alive pool.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    Reqwest(reqwest::Response),
+    Pooled(crate::pool::PooledResponse),
+}
+
+impl Reply {
+    fn status(&self) -> StatusCode {
+        match self {
+            Reply::Reqwest(r) => r.status(),
+            Reply::Pooled(r) => r.head.status,
+        }
+    }
+
+    fn headers(&self) -> &HeaderMap {
+        match self {
+            Reply::Reqwest(r) => r.headers(),
+            Reply::Pooled(r) => &r.head.headers,
+        }
+    }
+
+    fn content_length(&self) -> Option<u64> {
+        match self {
+            Reply::Reqwest(r) => r.content_length(),
+            Reply::Pooled(r) => r.body.content_length(),
+        }
+    }
+
+    async fn chunk(&mut self, endpoint: &str) -> Result<Option<Bytes>> {
+        match self {
+            Reply::Reqwest(r) => r
+                .chunk()
+                .await
+                .map_err(|e| Error::from_reqwest(endpoint, e)),
+            Reply::Pooled(r) => r
+                .body
+                .chunk()
+                .await
+                .map_err(|e| Error::from_hyper(endpoint, e)),
+        }
+    }
 }
 
 impl Response {
@@ -403,19 +451,31 @@ impl Response {
     /// read with [`Error::IdleTimeout`]; a connection cut before the body's end fails it with
     /// an error for which [`Error::is_disconnected`] is true.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
-        let read = self.inner.chunk();
-        let result = match self.idle {
-            Some(idle) => {
-                tokio::time::timeout(idle, read)
-                    .await
-                    .map_err(|_| Error::IdleTimeout {
-                        endpoint: self.endpoint.clone(),
-                        idle,
-                    })?
-            }
-            None => read.await,
+        let endpoint = self.endpoint.as_str();
+        let read = self.inner.chunk(endpoint);
+        // The first limit to run out: this read's idle timeout (`Some(idle)`) or the
+        // request's own deadline (`None`).
+        let now = tokio::time::Instant::now();
+        let mut limit = self.idle.map(|idle| (now + idle, Some(idle)));
+        if let Some(deadline) = self.deadline
+            && limit.is_none_or(|(at, _)| deadline < at)
+        {
+            limit = Some((deadline, None));
+        }
+        let Some((at, idle)) = limit else {
+            return read.await;
         };
-        result.map_err(|e| Error::from_reqwest(&self.endpoint, e))
+        tokio::time::timeout_at(at, read)
+            .await
+            .map_err(|_| match idle {
+                Some(idle) => Error::IdleTimeout {
+                    endpoint: endpoint.to_string(),
+                    idle,
+                },
+                None => Error::Timeout {
+                    endpoint: endpoint.to_string(),
+                },
+            })?
     }
 
     /// The body as a stream of chunks. A cut connection ends it with an error, never with a

@@ -2,12 +2,13 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::HeaderValue;
 
 use crate::error::{Error, Result};
-use crate::request::{Body, Request, Response, Timeout, UploadProgress, Watched};
+use crate::pool::UnixPool;
+use crate::request::Request;
 use crate::socket::discover_socket;
 use crate::tls::{ClientIdentity, ServerTrust, client_config};
 
@@ -307,8 +308,9 @@ impl TransportBuilder {
 
     /// Checks everything the caller gave and builds the transport. Nothing is sent yet: LXD
     /// 5.0's unix socket stalls every later connection while an idle, never-used one is open,
-    /// so connections are made only for the request that uses them, and unix-socket
-    /// connections are not kept idle (HTTPS connections are kept alive and reused).
+    /// so connections are made only for the request that uses them. Connections that have
+    /// carried a request are kept alive and reused on both transports (on the unix socket at
+    /// most 8, each for at most 30 s idle); websocket upgrades get a connection of their own.
     ///
     /// ```
     /// use lxd_transport::{Endpoint, ServerTrust, Transport};
@@ -330,7 +332,8 @@ impl TransportBuilder {
             .http1_only()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(agent);
+            .user_agent(agent.clone());
+        let mut unix = None;
         if let Some(t) = self.connect_timeout {
             http = http.connect_timeout(t);
         }
@@ -339,11 +342,16 @@ impl TransportBuilder {
                 let path = discover_socket(explicit.as_deref())?;
                 // reqwest wants a TLS configuration even for plain HTTP; give it one that
                 // trusts nothing, so no process-wide crypto provider is needed.
-                // No idle pool on the unix socket: hyper's pool races a fresh connect against
-                // an idle connection coming free, and when the idle one wins the fresh one is
-                // left open with nothing sent. LXD 5.0.2 then answers no new connection (its
-                // own hooks included) until that one closes. Without idle connections every
-                // connection opened is used; a unix connect costs microseconds.
+                // reqwest only carries the unix socket's websocket upgrades (plain requests
+                // go through our own pool, see pool.rs), and with no idle pool: hyper's pool
+                // races a fresh connect against an idle connection coming free, and when the
+                // idle one wins the fresh one is left open with nothing sent. LXD 5.0.2 then
+                // answers no new connection (its own hooks included) until that one closes.
+                unix = Some(UnixPool::new(
+                    path.clone(),
+                    Endpoint::Unix(path.clone()).to_string(),
+                    self.connect_timeout,
+                ));
                 http = http
                     .pool_max_idle_per_host(0)
                     .unix_socket(path.clone())
@@ -376,6 +384,8 @@ impl TransportBuilder {
         Ok(Transport {
             label: endpoint.to_string(),
             http,
+            unix,
+            user_agent: agent,
             base,
             endpoint,
             timeout: self.timeout,
@@ -398,13 +408,17 @@ impl TransportBuilder {
 /// ```
 #[derive(Clone)]
 pub struct Transport {
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
+    /// The unix socket's keep-alive pool for plain requests (None over HTTPS).
+    pub(crate) unix: Option<UnixPool>,
+    /// Sent by the pooled path (reqwest adds its own).
+    pub(crate) user_agent: HeaderValue,
     base: reqwest::Url,
     endpoint: Endpoint,
-    label: String,
-    timeout: Option<Duration>,
-    idle_timeout: Option<Duration>,
-    max_body: u64,
+    pub(crate) label: String,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) max_body: u64,
     max_error_body: u64,
 }
 
@@ -557,118 +571,6 @@ impl Transport {
         }
         url
     }
-
-    /// Sends a request and returns the response once its head has arrived; the body is read
-    /// by the caller (whole or streamed).
-    ///
-    /// ```no_run
-    /// use lxd_transport::{Request, Transport, http::Method};
-    /// # async fn demo(t: Transport) -> Result<(), lxd_transport::Error> {
-    /// let create = Request::new(Method::POST, "/1.0/profiles")
-    ///     .json(br#"{"name":"web","config":{"limits.cpu":"2"}}"#.to_vec());
-    /// let resp = t.send(create).await?;
-    /// // LXD's own errors (409 if "web" exists) are a successful exchange: check the status.
-    /// println!("{} {}", resp.status(), String::from_utf8_lossy(&resp.bytes().await?));
-    /// # Ok(()) }
-    /// ```
-    pub async fn send(&self, request: Request) -> Result<Response> {
-        request.check()?;
-        let url = self.url(&request);
-        let started = Instant::now();
-        let mut builder = self
-            .http
-            .request(request.method.clone(), url)
-            .headers(request.headers);
-        let limit = match request.timeout {
-            Timeout::Default => self.timeout,
-            Timeout::None => None,
-            Timeout::After(d) => Some(d),
-        };
-        if let Some(limit) = limit {
-            builder = builder.timeout(limit);
-        }
-        let mut progress = None;
-        builder = match request.body {
-            Body::Empty => builder,
-            Body::Bytes(b) => builder.body(b),
-            Body::Stream { stream, length } => {
-                if let Some(len) = length {
-                    builder = builder.header(http::header::CONTENT_LENGTH, len);
-                }
-                let stream = match self.idle_timeout {
-                    Some(_) => {
-                        let watched = UploadProgress::new();
-                        progress = Some(watched.clone());
-                        Box::pin(Watched {
-                            inner: stream,
-                            progress: watched,
-                            remaining: length,
-                        })
-                    }
-                    None => stream,
-                };
-                builder.body(reqwest::Body::wrap_stream(stream))
-            }
-        };
-        let sending = builder.send();
-        let result = match (progress, self.idle_timeout) {
-            (Some(progress), Some(idle)) => tokio::select! {
-                result = sending => result.map_err(|e| Error::from_reqwest(&self.label, e)),
-                () = progress.stalled(idle) => Err(Error::IdleTimeout {
-                    endpoint: self.label.clone(),
-                    idle,
-                }),
-            },
-            _ => sending
-                .await
-                .map_err(|e| Error::from_reqwest(&self.label, e)),
-        };
-        // Only the path: queries can carry websocket secrets (and the error's URL has lost
-        // its query in from_reqwest).
-        match &result {
-            Ok(resp) => tracing::debug!(
-                endpoint = %self.label,
-                method = %request.method,
-                path = %request.path,
-                status = resp.status().as_u16(),
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "lxd request"
-            ),
-            Err(e) => tracing::debug!(
-                endpoint = %self.label,
-                method = %request.method,
-                path = %request.path,
-                error = %e,
-                "lxd request failed"
-            ),
-        }
-        let inner = result?;
-        if inner.status().is_redirection() {
-            return Err(Error::Redirected {
-                endpoint: self.label.clone(),
-                method: request.method.to_string(),
-                path: request.path.clone(),
-                status: inner.status().as_u16(),
-                location: location_without_query(inner.headers()),
-            });
-        }
-        Ok(Response {
-            inner,
-            endpoint: self.label.clone(),
-            max_body: self.max_body,
-            idle: self.idle_timeout,
-        })
-    }
-}
-
-/// A redirect's `Location`, without its query and fragment (they could carry a secret).
-fn location_without_query(headers: &http::HeaderMap) -> String {
-    let Some(value) = headers.get(http::header::LOCATION) else {
-        return String::new();
-    };
-    let text = String::from_utf8_lossy(value.as_bytes());
-    let end = text.find(['?', '#']).unwrap_or(text.len());
-    text[..end].to_string()
 }
 
 #[cfg(test)]

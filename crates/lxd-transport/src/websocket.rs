@@ -63,7 +63,8 @@ impl Transport {
         for (k, v) in query {
             request = request.query(*k, *v);
         }
-        let response = self.send(request).await?;
+        // Through reqwest, not the unix socket's pool: the connection becomes the websocket.
+        let response = self.send_reqwest(request).await?;
         if response.status() != StatusCode::SWITCHING_PROTOCOLS {
             let status = response.status().as_u16();
             // Only the start of the body is read: the rest is never buffered.
@@ -88,8 +89,10 @@ impl Transport {
             ));
         }
         let label = self.label().to_string();
-        let upgraded = response
-            .inner
+        let crate::request::Reply::Reqwest(reply) = response.inner else {
+            unreachable!("websocket upgrades are sent through reqwest");
+        };
+        let upgraded = reply
             .upgrade()
             .await
             .map_err(|e| Error::from_reqwest(&label, e))?;
