@@ -6,7 +6,9 @@
 //! - `LXD_IT_HTTPS`: its HTTPS address on loopback;
 //! - `LXD_IT_SERVER_CERT`: its server certificate (PEM);
 //! - `LXD_IT_IMAGE`: the alias of the local busybox image;
-//! - `LXD_IT_PROJECT`: the project the tests work in.
+//! - `LXD_IT_PROJECT`: the project the tests work in;
+//! - `LXD_IT_SERVER`: `lxd` or `incus`, and for its private daemons `LXD_IT_SERVER_SERIES`:
+//!   the version series it started (`5.0`, `6.0`, `7.0`).
 //!
 //! Outside the harness (a plain `cargo test`), every test prints a loud SKIP line and returns.
 
@@ -31,6 +33,9 @@ pub struct Env {
     pub project: String,
     /// Which server: `lxd` or `incus` (`LXD_IT_SERVER`; LXD when unset).
     pub server: String,
+    /// The version series the harness started (`LXD_IT_SERVER_SERIES`, e.g. `7.0`); `None`
+    /// for a daemon given with `--socket` (any version).
+    pub series: Option<String>,
 }
 
 /// Reads the harness's environment. Outside `cargo xtask integration` it prints a loud SKIP
@@ -58,6 +63,7 @@ pub fn env(test: &str) -> Option<Env> {
         image: var("LXD_IT_IMAGE").unwrap_or_else(|| "busybox".into()),
         project: var("LXD_IT_PROJECT").unwrap_or_else(|| "default".into()),
         server: var("LXD_IT_SERVER").unwrap_or_else(|| "lxd".into()),
+        series: var("LXD_IT_SERVER_SERIES"),
     })
 }
 

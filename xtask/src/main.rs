@@ -10,6 +10,7 @@ mod integration;
 mod lxd;
 mod msrv;
 mod peers;
+mod sid;
 mod util;
 
 use std::ffi::OsString;
@@ -137,11 +138,10 @@ fn main() -> ExitCode {
 }
 
 fn server_kind(name: &str) -> std::result::Result<lxd::Kind, String> {
-    match name {
-        "lxd" => Ok(lxd::Kind::Lxd),
-        "incus" => Ok(lxd::Kind::Incus),
-        _ => Err(format!("--server takes lxd or incus, not {name:?}")),
-    }
+    [lxd::Kind::Lxd, lxd::Kind::Incus, lxd::Kind::Incus7]
+        .into_iter()
+        .find(|kind| kind.name() == name)
+        .ok_or_else(|| format!("--server takes lxd, incus or incus7, not {name:?}"))
 }
 
 fn parse(args: Vec<OsString>) -> std::result::Result<Task, String> {
@@ -165,7 +165,7 @@ fn parse(args: Vec<OsString>) -> std::result::Result<Task, String> {
                     "--keep" => opts.keep = true,
                     "--no-peers" => opts.no_peers = true,
                     "--server" => {
-                        let name = args.next().ok_or("--server needs lxd or incus")?;
+                        let name = args.next().ok_or("--server needs lxd, incus or incus7")?;
                         opts.server = server_kind(&name.to_string_lossy())?;
                     }
                     _ if text.starts_with("--server=") => {
@@ -233,27 +233,57 @@ fn test() -> Result<bool> {
             "unit tests, checks or fuzzing FAILED; running the integration tests anyway, to report everything",
         );
     }
-    // The same suite against LXD (with its second server and cluster), then against Incus.
-    let lxd = integration::run(&Options::default());
-    let incus = integration::run(&Options {
-        server: lxd::Kind::Incus,
-        ..Options::default()
-    });
+    // The same suite against each server (with its second server and cluster), one after
+    // the other: LXD 5.0, Incus 6.0, Incus 7.0. Each leg's time includes its setup (the
+    // first Incus 7 leg on a machine builds the sid root file system).
+    let legs: Vec<(lxd::Kind, Result<bool>, String)> =
+        [lxd::Kind::Lxd, lxd::Kind::Incus, lxd::Kind::Incus7]
+            .into_iter()
+            .map(|server| {
+                let leg = Instant::now();
+                let outcome = integration::run(&Options {
+                    server,
+                    ..Options::default()
+                });
+                if let Err(e) = &outcome {
+                    say(format_args!("{} could not run: {e}", server.title()));
+                }
+                (server, outcome, secs(leg))
+            })
+            .collect();
     let verdict = |ok: bool| if ok { "passed" } else { "FAILED" };
-    let outcome = |r: &Result<bool>| match r {
-        Ok(ok) => verdict(*ok),
-        Err(_) => "could not run",
-    };
+    let legs_text: Vec<String> = legs
+        .iter()
+        .map(|(server, outcome, time)| {
+            let outcome = match outcome {
+                Ok(ok) => verdict(*ok),
+                Err(_) => "could not run",
+            };
+            format!("{} {outcome} in {time}", server.title())
+        })
+        .collect();
     let summary = format!(
-        "unit tests {}, integration tests: LXD {}, Incus {} ({})",
+        "unit tests {}, integration tests: {} ({} in all)",
         verdict(unit),
-        outcome(&lxd),
-        outcome(&incus),
+        legs_text.join(", "),
         secs(started)
     );
     say(&summary);
-    match (lxd, incus) {
-        (Ok(a), Ok(b)) => Ok(unit && a && b),
-        (Err(e), _) | (_, Err(e)) => Err(Error(format!("{e}\n({summary})"))),
+    let errors: Vec<String> = legs
+        .iter()
+        .filter_map(|(server, outcome, _)| {
+            outcome
+                .as_ref()
+                .err()
+                .map(|e| format!("{}: {e}", server.title()))
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(unit
+            && legs
+                .iter()
+                .all(|(_, outcome, _)| matches!(outcome, Ok(true))))
+    } else {
+        Err(Error(format!("{}\n({summary})", errors.join("\n"))))
     }
 }
