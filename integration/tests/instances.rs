@@ -430,8 +430,15 @@ async fn rename_start_state_restart_freeze_unfreeze_stop() {
         .network
         .as_ref()
         .expect("a running container has interfaces");
-    assert!(network.contains_key("lo"), "{network:?}");
-    assert_eq!(network["lo"].network_type, "loopback");
+    // Read from the container's network namespace by netlink. A server that reports its
+    // kernel's `netnsid_getifaddrs` lists `lo`; Incus 7.0 reports no kernel features and
+    // answers nothing for a namespace without any address (busybox leaves `lo` down),
+    // logging "Netlink requests are not fully network namespace id aware".
+    let kernel = &client.server().await.unwrap().environment.kernel_features;
+    if kernel.contains_key("netnsid_getifaddrs") || !network.is_empty() {
+        assert!(network.contains_key("lo"), "{network:?}");
+        assert_eq!(network["lo"].network_type, "loopback");
+    }
 
     c.restart(true).await.unwrap();
     assert!(c.is_running());

@@ -29,7 +29,10 @@ Commands:
                 lxd-client with the native-tls backend, the MSRV check (no dependency
                 needs a newer Rust than `rust-version`), `docs` as below, `fuzz --secs 20`
                 as below (two targets at a time), then `integration` as below, against
-                LXD and then against Incus (`--server incus`). Fails if any fails.
+                LXD 5.0, then Incus 6.0 (`--server incus`), then Incus 7.0 (`--server
+                incus7`); the summary line gives each leg's time, setup included (the first
+                Incus 7.0 leg on a machine builds its sid root, about 2 minutes). Fails if
+                any fails.
 
   docs          rustdoc of the library crates without warnings, an example in the doc of
                 every public fn (and a REST reference link on lxd-client's request
@@ -49,7 +52,7 @@ Commands:
     --stable       The default toolchain with RUSTC_BOOTSTRAP=1 even when a nightly is
                    installed (checks the path CI takes on a machine without one).
 
-  integration [--server lxd|incus] [--keep] [--no-peers] [--socket PATH] [-- <args>]
+  integration [--server lxd|incus|incus7] [--keep] [--no-peers] [--socket PATH] [-- <args>]
                 Runs `cargo test -p lxd-integration` against a real LXD.
                 By default a private daemon (needs root): LXD_DIR=/var/lib/lxdrs-it,
                 log /var/lib/lxdrs-it.log. Installs LXD with apt-get when missing (root on
@@ -67,6 +70,19 @@ Commands:
     --server incus Run the suite against private Incus daemons instead (INCUS_DIR=
                    /var/lib/incusrs-it, peers /var/lib/incusrs-it2 and -c3..c5 with the
                    cluster on port 8444); Incus comes from Debian's backports when missing.
+    --server incus7
+                   Against Incus 7.0 from Debian sid, which runs from a sid root file
+                   system beside the host: /var/lib/lxdrs-sid, built once with debootstrap
+                   (installed when missing) from the mirror apt uses, plus incus-base,
+                   systemd-standalone-sysusers and busybox-static; reused while its marker
+                   file .lxdrs-rootfs is there (delete it to rebuild). Each daemon runs in a
+                   private mount namespace whose root is that file system (launcher:
+                   /var/lib/lxdrs-sid/.lxdrs-start), so nothing is mounted on the host;
+                   the host's `incus` client drives it. State dirs (host paths):
+                   /var/lib/lxdrs-sid/var/lib/incus7-it, -it2 (second server on 127.0.0.2)
+                   and -c3..c5 (cluster on 127.0.0.3..5:8445). The tests also get
+                   LXD_IT_DAEMON_ROOT and LXD_IT_DAEMON_START (restart.rs starts the
+                   daemon again through the launcher).
     --socket PATH  Use an existing daemon at PATH instead (nothing started or stopped):
                    tests run in a throwaway project lxdrs-it-<pid>; xtask removes it, its
                    instances, and whatever else it added (image, https address) afterwards.
@@ -89,7 +105,8 @@ Commands:
   help          This text.
 
 The tests get: LXD_IT=1, LXD_IT_SOCKET, LXD_IT_HTTPS (host:port), LXD_IT_SERVER_CERT (PEM
-file), LXD_IT_IMAGE (alias), LXD_IT_PROJECT, LXD_IT_DIR (private daemon only), and
+file), LXD_IT_IMAGE (alias), LXD_IT_PROJECT, LXD_IT_SERVER (lxd or incus), and for the
+private daemons LXD_IT_DIR and LXD_IT_SERVER_SERIES (5.0, 6.0 or 7.0), and
 LXD_SOCKET (+ LXD_DIR for the private daemon) pointing at the same daemon; with the peers,
 LXD_IT_SECOND_{SOCKET,HTTPS,CERT}, LXD_IT_CLUSTER_{SOCKETS,HTTPS,MEMBERS} (comma-separated,
 in member order), LXD_IT_CLUSTER_CERT and LXD_IT_CLUSTER_POOL; without them LXD_IT_NO_PEERS
