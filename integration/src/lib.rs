@@ -6,7 +6,11 @@
 //! - `LXD_IT_HTTPS`: its HTTPS address on loopback;
 //! - `LXD_IT_SERVER_CERT`: its server certificate (PEM);
 //! - `LXD_IT_IMAGE`: the alias of the local busybox image;
-//! - `LXD_IT_PROJECT`: the project the tests work in.
+//! - `LXD_IT_PROJECT`: the project the tests work in;
+//! - `LXD_IT_SERVER`: `lxd` or `incus`, and for its private daemons `LXD_IT_SERVER_SERIES`:
+//!   the version series it started (`5.0`, `6.0`, `7.0`);
+//! - `LXD_IT_DAEMON_ROOT`: only for a daemon running in a root file system of its own
+//!   (Incus 7.0 in a Debian sid root): that root, where the daemon's paths are on the host.
 //!
 //! Outside the harness (a plain `cargo test`), every test prints a loud SKIP line and returns.
 
@@ -31,6 +35,12 @@ pub struct Env {
     pub project: String,
     /// Which server: `lxd` or `incus` (`LXD_IT_SERVER`; LXD when unset).
     pub server: String,
+    /// The version series the harness started (`LXD_IT_SERVER_SERIES`, e.g. `7.0`); `None`
+    /// for a daemon given with `--socket` (any version).
+    pub series: Option<String>,
+    /// The root file system the daemon runs in when not the host's (`LXD_IT_DAEMON_ROOT`):
+    /// a path the daemon reports (a pool's `source`) is there on the host.
+    pub daemon_root: Option<PathBuf>,
 }
 
 /// Reads the harness's environment. Outside `cargo xtask integration` it prints a loud SKIP
@@ -58,6 +68,8 @@ pub fn env(test: &str) -> Option<Env> {
         image: var("LXD_IT_IMAGE").unwrap_or_else(|| "busybox".into()),
         project: var("LXD_IT_PROJECT").unwrap_or_else(|| "default".into()),
         server: var("LXD_IT_SERVER").unwrap_or_else(|| "lxd".into()),
+        series: var("LXD_IT_SERVER_SERIES"),
+        daemon_root: var("LXD_IT_DAEMON_ROOT").map(PathBuf::from),
     })
 }
 
@@ -94,6 +106,16 @@ impl Env {
             client
         } else {
             client.with_project(&self.project).expect("project")
+        }
+    }
+
+    /// Where a path the daemon reports (e.g. a storage pool's `source`) is on this host: the
+    /// same path, or that path inside the daemon's own root file system.
+    pub fn host_path(&self, daemon_path: impl AsRef<Path>) -> PathBuf {
+        let path = daemon_path.as_ref();
+        match &self.daemon_root {
+            Some(root) => root.join(path.strip_prefix("/").unwrap_or(path)),
+            None => path.to_owned(),
         }
     }
 
@@ -143,6 +165,26 @@ impl Env {
     pub fn https_builder(&self) -> lxd_client::ClientBuilder {
         Client::https(self.https.clone()).server_certificate_pem(&self.server_cert)
     }
+}
+
+/// The cgroup controllers the server says it cannot find on this host, lower-case (`memory`,
+/// `pids`, `cpu`, `blkio`, ...), read from its warnings ("Couldn't find the CGroup memory
+/// controller"). Without one, the server measures and limits less: Incus 7.0 in its own pure
+/// cgroup2 here has none but hugetlb, so it reports no memory or CPU usage, and freezes a
+/// container before a forced stop (its fork-bomb guard when it cannot cap the pids).
+pub async fn missing_cgroup_controllers(client: &Client) -> Vec<String> {
+    client
+        .warnings()
+        .list()
+        .await
+        .expect("listing the server's warnings")
+        .iter()
+        .filter_map(|w| {
+            let what = w.warning_type.strip_prefix("Couldn't find the CGroup ")?;
+            let name = what.strip_suffix(" controller").unwrap_or(what);
+            Some(name.to_lowercase())
+        })
+        .collect()
 }
 
 /// A name no other test (or earlier run) uses: `prefix-<pid>-<n>`.

@@ -21,7 +21,10 @@
 //! they skip, loudly: never restart somebody's own daemon. The daemon is restarted the way
 //! xtask can still find and stop it afterwards: the same program, arguments, environment
 //! and working directory, output appended to the same log, and the new pid written to
-//! xtask's pid file (`<LXD_DIR>.pid`). Everything runs in one test, in sequence: tests of
+//! xtask's pid file (`<LXD_DIR>.pid`). A daemon xtask runs in a root file system of its own
+//! (Incus 7.0 in a Debian sid root: `LXD_IT_DAEMON_ROOT`) is started again through xtask's
+//! launcher (`LXD_IT_DAEMON_START`), which builds its mount namespace again; the daemon
+//! knows its dir by the path inside that root. Everything runs in one test, in sequence: tests of
 //! one binary run in parallel, and cargo runs test binaries one after another, so no other
 //! test sees the restarts.
 
@@ -62,6 +65,22 @@ struct Daemon {
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
     cwd: PathBuf,
+    /// Incus (`incusd`) rather than LXD: `waitready` is then a client command.
+    incus: bool,
+}
+
+/// The root file system the harness runs the daemon in, when not the host's
+/// (`LXD_IT_DAEMON_ROOT`), and the launcher that starts it there (`LXD_IT_DAEMON_START`).
+fn daemon_root() -> Option<(PathBuf, PathBuf)> {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let root = var("LXD_IT_DAEMON_ROOT")?;
+    let launcher = var("LXD_IT_DAEMON_START")
+        .expect("LXD_IT_DAEMON_ROOT is set, so LXD_IT_DAEMON_START must name its launcher");
+    Some((root, launcher))
 }
 
 /// xtask's record of the daemon's pid (xtask/src/lxd.rs `pid_file_of`).
@@ -122,6 +141,7 @@ impl Daemon {
             args: Vec::new(),
             env: Vec::new(),
             cwd: PathBuf::from("/"),
+            incus: false,
         };
         daemon.read_process();
         Some(daemon)
@@ -151,20 +171,37 @@ impl Daemon {
             Some(n) if n == "incusd" => Some("INCUS_DIR"),
             _ => None,
         };
-        let ours = dir_var.is_some_and(|var| {
-            env.iter()
-                .any(|(k, v)| k == var && Path::new(v) == self.dir)
-        });
+        let root = daemon_root();
+        // The daemon's own view of its dir: inside its root file system, if it has one.
+        let seen_dir = dir_var
+            .and_then(|var| env.iter().find(|(k, _)| k == var))
+            .map(|(_, v)| v.clone());
+        let host_path = |v: &OsString| match &root {
+            Some((root, _)) => root.join(Path::new(v).strip_prefix("/").unwrap_or(Path::new(v))),
+            None => PathBuf::from(v),
+        };
+        let ours = seen_dir.as_ref().is_some_and(|v| host_path(v) == self.dir);
         assert!(
             ours && !is_gone(pid),
             "pid {pid} (from {}) is not a running lxd or incusd for {}: cannot restart it safely",
             pid_file_of(&self.dir).display(),
             self.dir.display()
         );
-        self.program = PathBuf::from(argv.remove(0));
-        self.args = argv;
+        self.incus = dir_var == Some("INCUS_DIR");
         self.env = env;
-        self.cwd = fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_else(|_| "/".into());
+        match (root, seen_dir) {
+            // Its program and paths are the root's: the launcher starts it there again.
+            (Some((_, launcher)), Some(seen_dir)) => {
+                self.program = PathBuf::from("/bin/sh");
+                self.args = vec![launcher.into_os_string(), seen_dir];
+                self.cwd = PathBuf::from("/");
+            }
+            _ => {
+                self.program = PathBuf::from(argv.remove(0));
+                self.args = argv;
+                self.cwd = fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_else(|_| "/".into());
+            }
+        }
     }
 
     /// Sends `signal` to the daemon and waits until it has exited; returns how long it took.
@@ -217,18 +254,20 @@ impl Daemon {
             let _ = child.wait();
         });
         fs::write(pid_file_of(&self.dir), format!("{}\n", self.pid)).expect("writing pid file");
-        // `lxd waitready`; Incus moved it to its client: `incus admin waitready`.
-        let mut ready = if self.program.file_name() == Some("incusd".as_ref()) {
+        // `lxd waitready`; Incus moved it to its client: `incus admin waitready`. The socket
+        // is named by its host path (the daemon's own dir may be a path inside its root).
+        let (mut ready, socket_var) = if self.incus {
             let mut cmd = Command::new("incus");
             cmd.arg("admin");
-            cmd
+            (cmd, "INCUS_SOCKET")
         } else {
-            Command::new(&self.program)
+            (Command::new(&self.program), "LXD_SOCKET")
         };
         let ready = ready
             .args(["waitready", "--timeout", "60"])
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env(socket_var, self.dir.join("unix.socket"))
             .status()
             .expect("lxd waitready");
         assert!(

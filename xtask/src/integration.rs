@@ -10,6 +10,7 @@ use std::time::Instant;
 use crate::image::{self, Owner};
 use crate::lxd::{self, Daemon, Kind, Lxc};
 use crate::peers::Peers;
+use crate::sid;
 use crate::util::{self, Context, Error, Result, TempDir, say, secs};
 
 #[derive(Default, Debug)]
@@ -17,7 +18,7 @@ pub struct Options {
     pub keep: bool,
     /// Skip the second server and the cluster (their tests then skip, saying so).
     pub no_peers: bool,
-    /// LXD (default) or Incus.
+    /// LXD (default), Incus 6 or Incus 7.
     pub server: Kind,
     pub socket: Option<PathBuf>,
     /// After `--`: handed to `cargo test` as they are.
@@ -37,6 +38,8 @@ struct Target<'a> {
     peers: Option<&'a Peers>,
     /// LXD or Incus.
     server: Kind,
+    /// The version series of our private daemon (None: someone else's, any version).
+    series: Option<&'static str>,
 }
 
 /// Returns whether the tests passed; `Err` is a setup or teardown failure.
@@ -95,8 +98,12 @@ fn private(opts: &Options) -> Result<bool> {
     let kind = opts.server;
     // busybox-static and iptables come with LXD's packages; Incus is added beside them.
     lxd::ensure_installed(true)?;
-    if kind == Kind::Incus {
+    // Incus 7 is driven with the host's Incus 6 client.
+    if kind.is_incus() {
         lxd::ensure_incus_installed()?;
+    }
+    if kind == Kind::Incus7 {
+        sid::ensure_rootfs()?;
     }
     let lxd_bin = kind.find_daemon().ok_or("the daemon is still missing")?;
     let lxc_bin = kind
@@ -137,6 +144,7 @@ fn private(opts: &Options) -> Result<bool> {
             dir: Some(daemon.dir().to_owned()),
             peers: peers.as_ref(),
             server: kind,
+            series: Some(kind.series()),
         };
         let passed = run_tests(&target, &opts.cargo_args)?;
         report_leftovers(&lxc);
@@ -193,7 +201,7 @@ fn print_access(daemon: &Daemon, https: Option<&str>, kind: Kind) {
     let (dir_var, socket_var) = (kind.dir_var(), kind.socket_var());
     let (client, stop) = match kind {
         Kind::Lxd => ("lxc", "lxd shutdown"),
-        Kind::Incus => ("incus", "incus admin shutdown"),
+        Kind::Incus | Kind::Incus7 => ("incus", "incus admin shutdown"),
     };
     eprintln!(
         "xtask: --keep: the test daemon is still running. To reach it:\n\
@@ -372,6 +380,7 @@ fn existing(socket: &Path, opts: &Options) -> Result<bool> {
             dir: None,
             peers: None,
             server: Kind::Lxd,
+            series: None,
         };
         run_tests(&target, &opts.cargo_args)
     })();
@@ -396,7 +405,19 @@ fn run_tests(target: &Target, extra: &[OsString]) -> Result<bool> {
         .env("LXD_IT_SERVER_CERT", &target.cert)
         .env("LXD_IT_IMAGE", &target.image)
         .env("LXD_IT_PROJECT", &target.project)
-        .env("LXD_IT_SERVER", target.server.name());
+        .env("LXD_IT_SERVER", target.server.server());
+    match target.series {
+        Some(series) => cmd.env("LXD_IT_SERVER_SERIES", series),
+        None => cmd.env_remove("LXD_IT_SERVER_SERIES"),
+    };
+    // A daemon in the sid root: tests that restart it start it the way xtask does.
+    if target.server == Kind::Incus7 && target.dir.is_some() {
+        cmd.env("LXD_IT_DAEMON_ROOT", sid::ROOT)
+            .env("LXD_IT_DAEMON_START", sid::launcher());
+    } else {
+        cmd.env_remove("LXD_IT_DAEMON_ROOT")
+            .env_remove("LXD_IT_DAEMON_START");
+    }
     // So anything resolving the socket from the environment (Client::from_env, lxc in a
     // test) reaches this daemon and never the developer's own.
     lxd::lxd_env(
@@ -405,7 +426,7 @@ fn run_tests(target: &Target, extra: &[OsString]) -> Result<bool> {
         &target.socket,
         target.dir.as_deref(),
     );
-    if target.server == Kind::Incus {
+    if target.server.is_incus() {
         // LXD_SOCKET is what Client::from_env reads first.
         cmd.env("LXD_SOCKET", &target.socket);
     }

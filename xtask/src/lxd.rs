@@ -13,6 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::image;
+use crate::sid;
 use crate::util::{self, Captured, Context, Error, Result, say, secs};
 
 /// The private daemon's state dir. Short (the socket path must stay under 107 bytes) and
@@ -21,6 +22,10 @@ use crate::util::{self, Captured, Context, Error, Result, say, secs};
 pub const DIR: &str = "/var/lib/lxdrs-it";
 /// The private Incus daemon's state dir (same rules).
 pub const INCUS_DIR: &str = "/var/lib/incusrs-it";
+/// The private Incus 7 daemon's state dir, inside the sid root (see sid.rs). The daemon sees
+/// it as /var/lib/incus7-it: another name than Incus 6's, so a pid check by `INCUS_DIR` can
+/// never take one daemon for the other.
+pub const INCUS7_DIR: &str = "/var/lib/lxdrs-sid/var/lib/incus7-it";
 
 /// How long `lxd shutdown` gets before the daemon's process group is killed. Running
 /// containers are stopped first, and an init that ignores the halt signal costs LXD's
@@ -49,19 +54,53 @@ fn pid_file_of(dir: &Path) -> PathBuf {
 }
 
 /// Which daemon: LXD, or Incus (its fork: same API and commands, its own names for the
-/// binaries and the environment).
+/// binaries and the environment), from the host's packages (6.0) or from a Debian sid root
+/// file system beside the host (7.0, see sid.rs; driven with the host's `incus` client).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Kind {
     #[default]
     Lxd,
     Incus,
+    Incus7,
 }
 
 impl Kind {
+    /// The name `--server` takes.
     pub fn name(self) -> &'static str {
         match self {
             Kind::Lxd => "lxd",
             Kind::Incus => "incus",
+            Kind::Incus7 => "incus7",
+        }
+    }
+
+    /// What the server calls itself (`environment.server`, the tests' `LXD_IT_SERVER`).
+    pub fn server(self) -> &'static str {
+        match self {
+            Kind::Lxd => "lxd",
+            Kind::Incus | Kind::Incus7 => "incus",
+        }
+    }
+
+    /// The version series the private daemon runs (`LXD_IT_SERVER_SERIES`).
+    pub fn series(self) -> &'static str {
+        match self {
+            Kind::Lxd => "5.0",
+            Kind::Incus => "6.0",
+            Kind::Incus7 => "7.0",
+        }
+    }
+
+    pub fn is_incus(self) -> bool {
+        self.server() == "incus"
+    }
+
+    /// A label for reports.
+    pub fn title(self) -> &'static str {
+        match self {
+            Kind::Lxd => "LXD 5.0",
+            Kind::Incus => "Incus 6.0",
+            Kind::Incus7 => "Incus 7.0",
         }
     }
 
@@ -69,7 +108,7 @@ impl Kind {
     pub fn dir_var(self) -> &'static str {
         match self {
             Kind::Lxd => "LXD_DIR",
-            Kind::Incus => "INCUS_DIR",
+            Kind::Incus | Kind::Incus7 => "INCUS_DIR",
         }
     }
 
@@ -77,7 +116,7 @@ impl Kind {
     pub fn socket_var(self) -> &'static str {
         match self {
             Kind::Lxd => "LXD_SOCKET",
-            Kind::Incus => "INCUS_SOCKET",
+            Kind::Incus | Kind::Incus7 => "INCUS_SOCKET",
         }
     }
 
@@ -86,6 +125,7 @@ impl Kind {
         match self {
             Kind::Lxd => DIR,
             Kind::Incus => INCUS_DIR,
+            Kind::Incus7 => INCUS7_DIR,
         }
     }
 
@@ -98,20 +138,24 @@ impl Kind {
                 &["/usr/libexec/incus/incusd", "/usr/lib/incus/incusd"],
                 false,
             ),
+            Kind::Incus7 => Some(sid::daemon_path()).filter(|p| util::is_executable(p)),
         }
     }
 
-    /// The command-line client: `lxc`, or `incus`.
+    /// The command-line client: `lxc`, or `incus` (the host's 6.0 client for Incus 7 too:
+    /// it works against 7.0 over the unix socket).
     pub fn find_client(self, any: bool) -> Option<PathBuf> {
         match self {
             Kind::Lxd => find_lxc(any),
-            Kind::Incus => util::find_program("incus", &["/usr/bin/incus"], any),
+            Kind::Incus | Kind::Incus7 => util::find_program("incus", &["/usr/bin/incus"], any),
         }
     }
 
-    /// Which kind a daemon or client binary is, by its file name.
+    /// Which kind a daemon or client binary is, by its file name and, for a daemon in the
+    /// sid root, its place.
     fn of_binary(path: &Path) -> Kind {
         match path.file_name().and_then(|n| n.to_str()) {
+            Some("incusd") if sid::inside(path).is_some() => Kind::Incus7,
             Some("incusd" | "incus") => Kind::Incus,
             _ => Kind::Lxd,
         }
@@ -480,8 +524,16 @@ impl Daemon {
             .try_clone()
             .context(|| format!("cannot reopen {}", log.display()))?;
 
-        let mut cmd = Command::new(lxd);
-        cmd.args(["--group", "root"]);
+        let kind = Kind::of_binary(lxd);
+        let mut cmd = if kind == Kind::Incus7 {
+            // The launcher sets the daemon's whole environment itself (it runs in another
+            // root, where the host's paths mean nothing).
+            sid::daemon_command(dir)?
+        } else {
+            let mut cmd = Command::new(lxd);
+            cmd.args(["--group", "root"]);
+            cmd
+        };
         daemon_env(&mut cmd);
         lxd_env(Kind::of_binary(lxd), &mut cmd, &socket, Some(dir));
         // LXD fetches instance types from images.linuxcontainers.org at start and daily.
@@ -549,7 +601,7 @@ impl Daemon {
     pub fn lxd_command(&self, args: &[&str]) -> Command {
         let mut cmd = match self.kind {
             Kind::Lxd => Command::new(&self.lxd),
-            Kind::Incus => {
+            Kind::Incus | Kind::Incus7 => {
                 let client = Kind::Incus.find_client(false);
                 let mut cmd = Command::new(client.unwrap_or_else(|| "incus".into()));
                 cmd.arg("admin");
@@ -805,7 +857,9 @@ fn is_our_daemon(pid: u32, dir: &Path) -> bool {
         _ => return false,
     };
     let environ = fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-    let want = format!("{}={}", kind.dir_var(), dir.display());
+    // A daemon in the sid root knows its dir by its path inside that root.
+    let seen = sid::inside(dir).unwrap_or_else(|| dir.to_owned());
+    let want = format!("{}={}", kind.dir_var(), seen.display());
     environ.split(|b| *b == 0).any(|var| var == want.as_bytes())
 }
 

@@ -10,6 +10,7 @@ mod integration;
 mod lxd;
 mod msrv;
 mod peers;
+mod sid;
 mod util;
 
 use std::ffi::OsString;
@@ -28,7 +29,10 @@ Commands:
                 lxd-client with the native-tls backend, the MSRV check (no dependency
                 needs a newer Rust than `rust-version`), `docs` as below, `fuzz --secs 20`
                 as below (two targets at a time), then `integration` as below, against
-                LXD and then against Incus (`--server incus`). Fails if any fails.
+                LXD 5.0, then Incus 6.0 (`--server incus`), then Incus 7.0 (`--server
+                incus7`); the summary line gives each leg's time, setup included (the first
+                Incus 7.0 leg on a machine builds its sid root, about 2 minutes). Fails if
+                any fails.
 
   docs          rustdoc of the library crates without warnings, an example in the doc of
                 every public fn (and a REST reference link on lxd-client's request
@@ -48,7 +52,7 @@ Commands:
     --stable       The default toolchain with RUSTC_BOOTSTRAP=1 even when a nightly is
                    installed (checks the path CI takes on a machine without one).
 
-  integration [--server lxd|incus] [--keep] [--no-peers] [--socket PATH] [-- <args>]
+  integration [--server lxd|incus|incus7] [--keep] [--no-peers] [--socket PATH] [-- <args>]
                 Runs `cargo test -p lxd-integration` against a real LXD.
                 By default a private daemon (needs root): LXD_DIR=/var/lib/lxdrs-it,
                 log /var/lib/lxdrs-it.log. Installs LXD with apt-get when missing (root on
@@ -66,6 +70,19 @@ Commands:
     --server incus Run the suite against private Incus daemons instead (INCUS_DIR=
                    /var/lib/incusrs-it, peers /var/lib/incusrs-it2 and -c3..c5 with the
                    cluster on port 8444); Incus comes from Debian's backports when missing.
+    --server incus7
+                   Against Incus 7.0 from Debian sid, which runs from a sid root file
+                   system beside the host: /var/lib/lxdrs-sid, built once with debootstrap
+                   (installed when missing) from the mirror apt uses, plus incus-base,
+                   systemd-standalone-sysusers and busybox-static; reused while its marker
+                   file .lxdrs-rootfs is there (delete it to rebuild). Each daemon runs in a
+                   private mount namespace whose root is that file system (launcher:
+                   /var/lib/lxdrs-sid/.lxdrs-start), so nothing is mounted on the host;
+                   the host's `incus` client drives it. State dirs (host paths):
+                   /var/lib/lxdrs-sid/var/lib/incus7-it, -it2 (second server on 127.0.0.2)
+                   and -c3..c5 (cluster on 127.0.0.3..5:8445). The tests also get
+                   LXD_IT_DAEMON_ROOT and LXD_IT_DAEMON_START (restart.rs starts the
+                   daemon again through the launcher).
     --socket PATH  Use an existing daemon at PATH instead (nothing started or stopped):
                    tests run in a throwaway project lxdrs-it-<pid>; xtask removes it, its
                    instances, and whatever else it added (image, https address) afterwards.
@@ -88,7 +105,8 @@ Commands:
   help          This text.
 
 The tests get: LXD_IT=1, LXD_IT_SOCKET, LXD_IT_HTTPS (host:port), LXD_IT_SERVER_CERT (PEM
-file), LXD_IT_IMAGE (alias), LXD_IT_PROJECT, LXD_IT_DIR (private daemon only), and
+file), LXD_IT_IMAGE (alias), LXD_IT_PROJECT, LXD_IT_SERVER (lxd or incus), and for the
+private daemons LXD_IT_DIR and LXD_IT_SERVER_SERIES (5.0, 6.0 or 7.0), and
 LXD_SOCKET (+ LXD_DIR for the private daemon) pointing at the same daemon; with the peers,
 LXD_IT_SECOND_{SOCKET,HTTPS,CERT}, LXD_IT_CLUSTER_{SOCKETS,HTTPS,MEMBERS} (comma-separated,
 in member order), LXD_IT_CLUSTER_CERT and LXD_IT_CLUSTER_POOL; without them LXD_IT_NO_PEERS
@@ -137,11 +155,10 @@ fn main() -> ExitCode {
 }
 
 fn server_kind(name: &str) -> std::result::Result<lxd::Kind, String> {
-    match name {
-        "lxd" => Ok(lxd::Kind::Lxd),
-        "incus" => Ok(lxd::Kind::Incus),
-        _ => Err(format!("--server takes lxd or incus, not {name:?}")),
-    }
+    [lxd::Kind::Lxd, lxd::Kind::Incus, lxd::Kind::Incus7]
+        .into_iter()
+        .find(|kind| kind.name() == name)
+        .ok_or_else(|| format!("--server takes lxd, incus or incus7, not {name:?}"))
 }
 
 fn parse(args: Vec<OsString>) -> std::result::Result<Task, String> {
@@ -165,7 +182,7 @@ fn parse(args: Vec<OsString>) -> std::result::Result<Task, String> {
                     "--keep" => opts.keep = true,
                     "--no-peers" => opts.no_peers = true,
                     "--server" => {
-                        let name = args.next().ok_or("--server needs lxd or incus")?;
+                        let name = args.next().ok_or("--server needs lxd, incus or incus7")?;
                         opts.server = server_kind(&name.to_string_lossy())?;
                     }
                     _ if text.starts_with("--server=") => {
@@ -233,27 +250,57 @@ fn test() -> Result<bool> {
             "unit tests, checks or fuzzing FAILED; running the integration tests anyway, to report everything",
         );
     }
-    // The same suite against LXD (with its second server and cluster), then against Incus.
-    let lxd = integration::run(&Options::default());
-    let incus = integration::run(&Options {
-        server: lxd::Kind::Incus,
-        ..Options::default()
-    });
+    // The same suite against each server (with its second server and cluster), one after
+    // the other: LXD 5.0, Incus 6.0, Incus 7.0. Each leg's time includes its setup (the
+    // first Incus 7 leg on a machine builds the sid root file system).
+    let legs: Vec<(lxd::Kind, Result<bool>, String)> =
+        [lxd::Kind::Lxd, lxd::Kind::Incus, lxd::Kind::Incus7]
+            .into_iter()
+            .map(|server| {
+                let leg = Instant::now();
+                let outcome = integration::run(&Options {
+                    server,
+                    ..Options::default()
+                });
+                if let Err(e) = &outcome {
+                    say(format_args!("{} could not run: {e}", server.title()));
+                }
+                (server, outcome, secs(leg))
+            })
+            .collect();
     let verdict = |ok: bool| if ok { "passed" } else { "FAILED" };
-    let outcome = |r: &Result<bool>| match r {
-        Ok(ok) => verdict(*ok),
-        Err(_) => "could not run",
-    };
+    let legs_text: Vec<String> = legs
+        .iter()
+        .map(|(server, outcome, time)| {
+            let outcome = match outcome {
+                Ok(ok) => verdict(*ok),
+                Err(_) => "could not run",
+            };
+            format!("{} {outcome} in {time}", server.title())
+        })
+        .collect();
     let summary = format!(
-        "unit tests {}, integration tests: LXD {}, Incus {} ({})",
+        "unit tests {}, integration tests: {} ({} in all)",
         verdict(unit),
-        outcome(&lxd),
-        outcome(&incus),
+        legs_text.join(", "),
         secs(started)
     );
     say(&summary);
-    match (lxd, incus) {
-        (Ok(a), Ok(b)) => Ok(unit && a && b),
-        (Err(e), _) | (_, Err(e)) => Err(Error(format!("{e}\n({summary})"))),
+    let errors: Vec<String> = legs
+        .iter()
+        .filter_map(|(server, outcome, _)| {
+            outcome
+                .as_ref()
+                .err()
+                .map(|e| format!("{}: {e}", server.title()))
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(unit
+            && legs
+                .iter()
+                .all(|(_, outcome, _)| matches!(outcome, Ok(true))))
+    } else {
+        Err(Error(format!("{}\n({summary})", errors.join("\n"))))
     }
 }

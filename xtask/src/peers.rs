@@ -22,13 +22,14 @@ fn second_dir(kind: Kind) -> &'static str {
     match kind {
         Kind::Lxd => "/var/lib/lxdrs-it2",
         Kind::Incus => "/var/lib/incusrs-it2",
+        Kind::Incus7 => "/var/lib/lxdrs-sid/var/lib/incus7-it2",
     }
 }
 const SECOND_HOST: &str = "127.0.0.2";
 
 /// The cluster, as ../shared/LXD-HERE.md recorded it working: member name, state dir,
 /// cluster address. The addresses are stored in the cluster's database, so they are fixed;
-/// Incus's cluster uses another port, so both may run at once (with --keep).
+/// each Incus's cluster uses another port, so all three may run at once.
 fn members(kind: Kind) -> [(&'static str, &'static str, &'static str); 3] {
     match kind {
         Kind::Lxd => [
@@ -40,6 +41,23 @@ fn members(kind: Kind) -> [(&'static str, &'static str, &'static str); 3] {
             ("node3", "/var/lib/incusrs-c3", "127.0.0.3:8444"),
             ("node4", "/var/lib/incusrs-c4", "127.0.0.4:8444"),
             ("node5", "/var/lib/incusrs-c5", "127.0.0.5:8444"),
+        ],
+        Kind::Incus7 => [
+            (
+                "node3",
+                "/var/lib/lxdrs-sid/var/lib/incus7-c3",
+                "127.0.0.3:8445",
+            ),
+            (
+                "node4",
+                "/var/lib/lxdrs-sid/var/lib/incus7-c4",
+                "127.0.0.4:8445",
+            ),
+            (
+                "node5",
+                "/var/lib/lxdrs-sid/var/lib/incus7-c5",
+                "127.0.0.5:8445",
+            ),
         ],
     }
 }
