@@ -683,8 +683,9 @@ impl InstanceQuery {
         self
     }
 
-    /// The LXD filter expression, checked.
-    fn filter_string(&self) -> Result<Option<String>> {
+    /// The LXD filter expression, checked; with `by_type`, a typed manager's type is one
+    /// of its clauses.
+    fn filter_string(&self, by_type: bool) -> Result<Option<String>> {
         let mut parts = Vec::with_capacity(self.equals.len() + 1);
         if let Some(expr) = &self.expression {
             if expr.trim().is_empty() || expr.chars().any(char::is_control) {
@@ -698,11 +699,21 @@ impl InstanceQuery {
         for (field, value) in &self.equals {
             parts.push(eq_clause(field, value)?);
         }
+        if let Some(kind) = self.instances.kind.as_ref().filter(|_| by_type) {
+            parts.push(eq_clause("type", kind.as_ref())?);
+        }
         Ok((!parts.is_empty()).then(|| parts.join(" and ")))
     }
 
-    /// The query parameters of a listing at `recursion` (0, 1 or 2).
-    pub(crate) fn query_pairs(&self, recursion: u8) -> Result<Vec<(&'static str, String)>> {
+    /// The query parameters of a listing at `recursion` (0, 1 or 2). A typed manager asks
+    /// with `instance-type` (LXD, Incus before 6.12) and, on a server with `api_filtering`
+    /// (`filtering`), also with a `type` clause of the filter: Incus 6.12 dropped
+    /// `instance-type` and answers every instance to it.
+    pub(crate) fn query_pairs(
+        &self,
+        recursion: u8,
+        filtering: bool,
+    ) -> Result<Vec<(&'static str, String)>> {
         let mut pairs = Vec::new();
         if recursion > 0 {
             pairs.push(("recursion", recursion.to_string()));
@@ -710,7 +721,7 @@ impl InstanceQuery {
         if let Some(kind) = &self.instances.kind {
             pairs.push(("instance-type", kind.to_string()));
         }
-        if let Some(filter) = self.filter_string()? {
+        if let Some(filter) = self.filter_string(filtering)? {
             pairs.push(("filter", filter));
         }
         if self.all_projects {
@@ -720,10 +731,12 @@ impl InstanceQuery {
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, recursion: u8) -> Result<T> {
-        let pairs = self.query_pairs(recursion)?;
+        let client = &self.instances.client;
+        let filtering =
+            self.instances.kind.is_some() && client.has_api_extension("api_filtering").await?;
+        let pairs = self.query_pairs(recursion, filtering)?;
         // A server without these extensions ignores the parameter and answers with more
         // than was asked for: refuse instead of returning a wrong list.
-        let client = &self.instances.client;
         if self.expression.is_some() || !self.equals.is_empty() {
             client.require_api_extension("api_filtering").await?;
         }
@@ -880,7 +893,7 @@ mod tests {
 
     fn pairs(query: &InstanceQuery, recursion: u8) -> Vec<(String, String)> {
         query
-            .query_pairs(recursion)
+            .query_pairs(recursion, false)
             .unwrap()
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
@@ -930,6 +943,24 @@ mod tests {
                 ("all-projects", "true"),
             ])
         );
+        // With `api_filtering` the type is also a clause of the filter (Incus 6.12+ ignores
+        // `instance-type`), after the caller's own.
+        let typed = c.virtual_machines().query().filter("status", "Running");
+        assert_eq!(
+            typed.query_pairs(0, true).unwrap(),
+            vec![
+                ("instance-type", "virtual-machine".to_string()),
+                (
+                    "filter",
+                    "status eq ^Running$ and type eq ^virtual-machine$".to_string()
+                ),
+            ]
+        );
+        assert_eq!(
+            c.instances().query().query_pairs(0, true).unwrap(),
+            vec![],
+            "the untyped manager adds nothing"
+        );
     }
 
     #[test]
@@ -955,7 +986,7 @@ mod tests {
                 .instances()
                 .query()
                 .filter(field, value)
-                .query_pairs(1)
+                .query_pairs(1, false)
                 .unwrap_err();
             assert!(e.is_invalid_input(), "{field:?} {value:?}");
         }
@@ -964,7 +995,7 @@ mod tests {
                 .instances()
                 .query()
                 .filter_expr(" ")
-                .query_pairs(0)
+                .query_pairs(0, false)
                 .is_err()
         );
     }
@@ -1180,13 +1211,15 @@ mod tests {
         assert_eq!(
             seen,
             [
-                "GET /1.0/instances?instance-type=virtual-machine HTTP/1.1",
-                "GET /1.0/instances?recursion=1&instance-type=virtual-machine HTTP/1.1",
-                "GET /1.0/instances?recursion=2&instance-type=virtual-machine HTTP/1.1",
-                "GET /1.0/instances?recursion=1&instance-type=virtual-machine&filter=status+eq+%5ERunning%24&all-projects=true HTTP/1.1",
-                "GET /1.0/instances?recursion=1&instance-type=container&project=p1 HTTP/1.1",
+                // The server has `api_filtering`: the type is also a filter clause (Incus
+                // 6.12 and later ignore `instance-type`).
+                "GET /1.0/instances?instance-type=virtual-machine&filter=type+eq+%5Evirtual-machine%24 HTTP/1.1",
+                "GET /1.0/instances?recursion=1&instance-type=virtual-machine&filter=type+eq+%5Evirtual-machine%24 HTTP/1.1",
+                "GET /1.0/instances?recursion=2&instance-type=virtual-machine&filter=type+eq+%5Evirtual-machine%24 HTTP/1.1",
+                "GET /1.0/instances?recursion=1&instance-type=virtual-machine&filter=status+eq+%5ERunning%24+and+type+eq+%5Evirtual-machine%24&all-projects=true HTTP/1.1",
+                "GET /1.0/instances?recursion=1&instance-type=container&filter=type+eq+%5Econtainer%24&project=p1 HTTP/1.1",
                 // LXD refuses project= with all-projects=true: the project is left out.
-                "GET /1.0/instances?instance-type=container&all-projects=true HTTP/1.1",
+                "GET /1.0/instances?instance-type=container&filter=type+eq+%5Econtainer%24&all-projects=true HTTP/1.1",
             ]
         );
         let _ = std::fs::remove_dir_all(dir);
