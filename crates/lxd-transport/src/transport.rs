@@ -34,7 +34,7 @@ impl fmt::Display for Endpoint {
 /// The default LXD HTTPS port.
 pub const DEFAULT_HTTPS_PORT: u16 = 8443;
 
-/// The default cap of a body read whole ([`Response::bytes`]): 64 MiB. LXD's largest
+/// The default cap of a body read whole ([`Response::bytes`](crate::Response::bytes)): 64 MiB. LXD's largest
 /// replies are listings with recursion (a few KiB per instance at `recursion=2`, so several
 /// MiB for thousands of instances) and metrics; 64 MiB leaves a wide margin for those and
 /// still stops a hostile server from filling memory.
@@ -182,7 +182,7 @@ impl TransportBuilder {
         self
     }
 
-    /// Limits every request that does not choose its own [`Timeout`]. Long waits (operation
+    /// Limits every request that does not choose its own [`Timeout`](crate::Timeout). Long waits (operation
     /// waits, event streams, websockets, transfers) are not limited by this. Default: none.
     ///
     /// ```
@@ -204,8 +204,8 @@ impl TransportBuilder {
     /// moves for `idle` (with [`Error::IdleTimeout`]); `None` turns this off. Default:
     /// [`DEFAULT_IDLE_TIMEOUT`] (60 s).
     ///
-    /// It applies to every read of a response body ([`Response::bytes`],
-    /// [`Response::chunk`], [`Response::into_stream`]: JSON replies, file and image
+    /// It applies to every read of a response body ([`Response::bytes`](crate::Response::bytes),
+    /// [`Response::chunk`](crate::Response::chunk), [`Response::into_stream`](crate::Response::into_stream): JSON replies, file and image
     /// downloads, logs) and to streamed request bodies (file and image uploads). It is
     /// distinct from the request timeout: a transfer of any length is fine as long as bytes
     /// keep coming. It does not apply to the wait for a reply's head (the request timeout
@@ -233,9 +233,9 @@ impl TransportBuilder {
         self
     }
 
-    /// Caps a body read whole ([`Response::bytes`]): past `bytes`, the read fails with
+    /// Caps a body read whole ([`Response::bytes`](crate::Response::bytes)): past `bytes`, the read fails with
     /// [`Error::BodyTooLarge`] without holding more. Default: [`DEFAULT_MAX_BODY_SIZE`]
-    /// (64 MiB). Streamed reads ([`Response::chunk`], [`Response::into_stream`]) are not
+    /// (64 MiB). Streamed reads ([`Response::chunk`](crate::Response::chunk), [`Response::into_stream`](crate::Response::into_stream)) are not
     /// capped: they hold one chunk at a time.
     ///
     /// ```
