@@ -221,6 +221,69 @@ async fn bad_network_input_fails_with_clear_errors() {
     assert!(err.is_not_found(), "{err:?}");
 }
 
+/// Deletes a bridge that applies an ACL. LXD 5.0.2 on iptables-nft 1.8.9 (Debian 12, kernel
+/// 6.18) removes the ACL's chain before the rules that jump to it, so the first delete fails
+/// with iptables' "CHAIN_DEL failed (Device or resource busy)" (`lxc network delete` fails
+/// the same way); a second delete succeeds but leaves the chain and its jump rules behind.
+/// Only that failure is accepted, only from LXD; the leftover rules are removed here.
+async fn delete_bridge_with_acl(
+    env: &lxd_integration::Env,
+    client: &lxd_client::Client,
+    bridge: &str,
+) {
+    let networks = client.networks();
+    let Err(err) = networks.delete(bridge).await else {
+        return;
+    };
+    let message = err.lxd_message().unwrap_or_default().to_string();
+    assert!(
+        !env.is_incus() && message.contains("CHAIN_DEL failed (Device or resource busy)"),
+        "{err:?}"
+    );
+    eprintln!("LXD's known firewall defect on deleting {bridge}: {message}");
+    networks.delete(bridge).await.unwrap();
+    assert!(!networks.exists(bridge).await.unwrap());
+    remove_leftover_iptables_chain(&format!("lxd_acl_{bridge}"));
+}
+
+/// Removes an iptables chain of the filter table and the rules that jump to it.
+fn remove_leftover_iptables_chain(chain: &str) {
+    let iptables = |args: &[&str]| std::process::Command::new("iptables").args(args).output();
+    let Ok(listed) = iptables(&["-t", "filter", "-S"]) else {
+        return;
+    };
+    for rule in String::from_utf8_lossy(&listed.stdout).lines() {
+        if let Some(spec) = rule.strip_prefix("-A ")
+            && rule.contains(&format!("-j {chain}"))
+        {
+            let mut args = vec!["-t", "filter", "-D"];
+            // The rule as listed, words split as iptables printed them (the comment is
+            // quoted: keep it one argument).
+            let mut words: Vec<String> = Vec::new();
+            let mut quoted: Option<String> = None;
+            for word in spec.split(' ') {
+                match quoted.as_mut() {
+                    Some(text) => {
+                        text.push(' ');
+                        text.push_str(word.trim_end_matches('"'));
+                        if word.ends_with('"') {
+                            words.push(quoted.take().unwrap());
+                        }
+                    }
+                    None if word.starts_with('"') && !(word.len() > 1 && word.ends_with('"')) => {
+                        quoted = Some(word.trim_start_matches('"').to_string());
+                    }
+                    None => words.push(word.trim_matches('"').to_string()),
+                }
+            }
+            args.extend(words.iter().map(String::as_str));
+            let _ = iptables(&args);
+        }
+    }
+    let _ = iptables(&["-t", "filter", "-F", chain]);
+    let _ = iptables(&["-t", "filter", "-X", chain]);
+}
+
 fn ssh_rule() -> NetworkAclRule {
     NetworkAclRule {
         action: NetworkAclRuleAction::Allow,
@@ -298,7 +361,7 @@ async fn network_acl_lifecycle_in_use_and_rename() {
     let err = acls.log(&name).await.unwrap_err();
     assert!(err.lxd_message().unwrap().contains("OVN"), "{err:?}");
 
-    networks.delete(&bridge).await.unwrap();
+    delete_bridge_with_acl(&env, &client, &bridge).await;
     let renamed = unique("it-acl2");
     acls.rename(&name, &renamed).await.unwrap();
     assert!(!acls.exists(&name).await.unwrap());
